@@ -94,26 +94,10 @@ static rmpi_status_t rundir_job_id(const base_options_t *opts, char *buf, size_t
     return RMPI_OK;
 }
 
-rmpi_status_t base_job_id(char *buf, size_t len)
-{
-    base_options_t opts;
-    rmpi_status_t  status;
-
-    if (buf == NULL) {
-        return RMPI_ERR_INVALID_ARG;
-    }
-    status = base_config_parse(&base_options_table, &opts, NULL, NULL, 0);
-    if (status != RMPI_OK) {
-        return status;
-    }
-    status = rundir_job_id(&opts, buf, len);
-    base_config_release(&base_options_table, &opts);
-    return status;
-}
-
 static rmpi_status_t rundir_path(const base_options_t *opts, char *buf, size_t len)
 {
     char          job_id[NAME_MAX + 1];
+    char          path[PATH_MAX];
     rmpi_status_t status;
     int           n;
 
@@ -123,11 +107,15 @@ static rmpi_status_t rundir_path(const base_options_t *opts, char *buf, size_t l
         return RMPI_ERR_CONFIG;
     }
     if (rundir_is_set(opts->run_dir_base)) {
-        n = snprintf(buf, len, "%s/%s", opts->run_dir_base, job_id);
+        n = snprintf(path, sizeof(path), "%s/%s", opts->run_dir_base, job_id);
     } else {
-        n = snprintf(buf, len, "/tmp/raympi-%lu/%s", (unsigned long)getuid(), job_id);
+        n = snprintf(path, sizeof(path), "/tmp/raympi-%lu/%s", (unsigned long)getuid(), job_id);
     }
-    return ((size_t)n < len) ? RMPI_OK : RMPI_ERR_TRUNCATED;
+    if ((size_t)n >= sizeof(path) || (size_t)n >= len) {
+        return RMPI_ERR_TRUNCATED; /* @a buf stays untouched */
+    }
+    memcpy(buf, path, (size_t)n + 1);
+    return RMPI_OK;
 }
 
 /* Someone else's folder in a shared /tmp must not receive our logs or data. */
@@ -147,9 +135,11 @@ static rmpi_status_t rundir_check_owner(const char *path)
     return RMPI_OK;
 }
 
-rmpi_status_t base_run_dir_path(char *buf, size_t len)
+/* Parse the base options and hand them to @a fn, which writes @a buf. */
+static rmpi_status_t rundir_with_options(rmpi_status_t (*fn)(const base_options_t *, char *,
+                                                             size_t),
+                                         char *buf, size_t len)
 {
-    char           path[PATH_MAX];
     base_options_t opts;
     rmpi_status_t  status;
 
@@ -160,15 +150,19 @@ rmpi_status_t base_run_dir_path(char *buf, size_t len)
     if (status != RMPI_OK) {
         return status;
     }
-    status = rundir_path(&opts, path, sizeof(path));
+    status = fn(&opts, buf, len);
     base_config_release(&base_options_table, &opts);
-    if (status == RMPI_OK && strlen(path) >= len) {
-        status = RMPI_ERR_TRUNCATED;
-    }
-    if (status == RMPI_OK) {
-        strcpy(buf, path);
-    }
     return status;
+}
+
+rmpi_status_t base_job_id(char *buf, size_t len)
+{
+    return rundir_with_options(rundir_job_id, buf, len);
+}
+
+rmpi_status_t base_run_dir_path(char *buf, size_t len)
+{
+    return rundir_with_options(rundir_path, buf, len);
 }
 
 rmpi_status_t base_run_dir(char *buf, size_t len)

@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit_util.h"
+
 typedef struct test_opts {
     int      i;
     unsigned u;
@@ -109,24 +111,6 @@ static int test_teardown(void **state)
     return 0;
 }
 
-static char *read_file(const char *path)
-{
-    FILE *file = fopen(path, "r");
-    char *text;
-    long  size;
-
-    assert_non_null(file);
-    assert_int_equal(fseek(file, 0, SEEK_END), 0);
-    size = ftell(file);
-    rewind(file);
-    text = malloc((size_t)size + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)size, file), (size_t)size);
-    text[size] = '\0';
-    fclose(file);
-    return text;
-}
-
 /* Write @a text to a new file in the test dir; the path goes to @a path. */
 static void write_config(const char *name, const char *text, char *path, size_t len)
 {
@@ -141,7 +125,7 @@ static void write_config(const char *name, const char *text, char *path, size_t 
 
 static void assert_logged(const char *needle)
 {
-    char *text = read_file(base_log_path());
+    char *text = unit_read_file(base_log_path());
 
     if (strstr(text, needle) == NULL) {
         fail_msg("log has no '%s':\n%s", needle, text);
@@ -659,7 +643,7 @@ static void test_default_config_documents_every_key(void **state)
         skip();
     }
     snprintf(path, sizeof(path), "%s/configs/raympi.conf", top_srcdir);
-    text = read_file(path);
+    text = unit_read_file(path);
     for (const base_config_table_t *table = base_config_tables(); table != NULL;
          table                            = table->next) {
         if (table == &test_table || table == &early_table) {

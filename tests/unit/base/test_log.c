@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit_util.h"
+
 #define NUM_THREADS 4
 #define LINES_PER_THREAD 1000
 #define LINE_MAX_BYTES 1024 /* log.c's limit, newline included */
@@ -85,24 +87,6 @@ static void redirect_stderr(log_fixture_t *fx)
     assert_true(fx->saved_stderr >= 0);
     assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
     close(fd);
-}
-
-static char *read_file(const char *path)
-{
-    FILE *file = fopen(path, "r");
-    char *text;
-    long  size;
-
-    assert_non_null(file);
-    assert_int_equal(fseek(file, 0, SEEK_END), 0);
-    size = ftell(file);
-    rewind(file);
-    text = malloc((size_t)size + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)size, file), (size_t)size);
-    text[size] = '\0';
-    fclose(file);
-    return text;
 }
 
 static size_t count_lines(const char *text)
@@ -206,7 +190,7 @@ static void test_open_creates_file_with_prefix(void **state)
 
     line = __LINE__ + 1;
     base_info("hello %d", 42);
-    text = read_file(base_log_path());
+    text = unit_read_file(base_log_path());
 
     assert_int_equal(gethostname(host, sizeof(host)), 0);
     host[strcspn(host, ".")] = '\0';
@@ -227,7 +211,7 @@ static void test_rank_shown_as_dash_until_set(void **state)
     base_warn("no rank yet");
     base_log_set_rank(17);
     base_warn("rank known");
-    text = read_file(base_log_path());
+    text = unit_read_file(base_log_path());
     assert_int_equal(count_lines(text), 2);
     assert_non_null(strstr(text, ":-:"));
     assert_true(strstr(text, ":-:") < strstr(text, "no rank yet"));
@@ -250,7 +234,7 @@ static void test_level_filtering(void **state)
     base_log_write(BASE_LOG_DEBUG, __FILE__, __LINE__, "direct %s", "d2"); /* filtered too */
     base_log_set_level(BASE_LOG_TRACE);
     base_trace("t2");
-    text = read_file(base_log_path());
+    text = unit_read_file(base_log_path());
     assert_int_equal(count_lines(text), 3);
     assert_non_null(strstr(text, "] ERROR "));
     assert_non_null(strstr(text, " e1\n"));
@@ -280,7 +264,7 @@ static void test_warnings_also_go_to_stderr(void **state)
     base_info("after close");
     restore_stderr(fx);
 
-    text = read_file(fx->stderr_path);
+    text = unit_read_file(fx->stderr_path);
     assert_int_equal(count_lines(text), 3);
     assert_null(strstr(text, "only in the file"));
     assert_non_null(strstr(text, " in both\n"));
@@ -289,7 +273,7 @@ static void test_warnings_also_go_to_stderr(void **state)
     free(text);
 
     snprintf(fx->stderr_path, sizeof(fx->stderr_path), "%s/run/logs/rank-2.log", fx->dir);
-    text = read_file(fx->stderr_path);
+    text = unit_read_file(fx->stderr_path);
     assert_int_equal(count_lines(text), 3);
     assert_non_null(strstr(text, " only in the file\n"));
     assert_null(strstr(text, "after close"));
@@ -308,7 +292,7 @@ static void test_long_line_is_truncated(void **state)
     message[sizeof(message) - 1] = '\0';
     base_warn("%s", message);
     base_warn("next line");
-    text = read_file(base_log_path());
+    text = unit_read_file(base_log_path());
     assert_int_equal(count_lines(text), 2);
     len = strcspn(text, "\n");
     assert_true(len + 1 <= LINE_MAX_BYTES);
@@ -326,7 +310,7 @@ static void test_long_line_is_truncated(void **state)
     base_log_close();
     open_log(fx, 9);
     base_warn("%s", message);
-    text = read_file(base_log_path());
+    text = unit_read_file(base_log_path());
     body = strstr(text, "\xc3\xa9");
     dots = strstr(text, "...");
     assert_non_null(body);
@@ -346,7 +330,7 @@ static void test_system_error_message(void **state)
     errno = ENOENT;
     base_error("cannot open thing: %m");
     assert_int_equal(errno, ENOENT); /* logging leaves errno alone */
-    text = read_file(base_log_path());
+    text = unit_read_file(base_log_path());
     snprintf(expected, sizeof(expected), "cannot open thing: %s\n", strerror(ENOENT));
     assert_non_null(strstr(text, expected));
     free(text);
@@ -384,7 +368,7 @@ static void test_concurrent_lines_stay_whole(void **state)
     for (int i = 0; i < NUM_THREADS; ++i) {
         assert_int_equal(pthread_join(threads[i], NULL), 0);
     }
-    text = read_file(base_log_path());
+    text = unit_read_file(base_log_path());
     assert_int_equal(count_lines(text), NUM_THREADS * LINES_PER_THREAD);
     for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
         const char *msg = strstr(line, " writer ");
@@ -421,7 +405,7 @@ static void test_log_once_fires_once(void **state)
         log_once_site(i);
         base_log_once(BASE_LOG_WARN, "second site %d", i);
     }
-    text = read_file(base_log_path());
+    text = unit_read_file(base_log_path());
     assert_int_equal(count_lines(text), 2);
     assert_int_equal(count_substr(text, " flood 0\n"), 1);
     assert_int_equal(count_substr(text, " second site 0\n"), 1);
