@@ -12,19 +12,29 @@
  *  spill_restore_bandwidth      bytes spilled and restored per second under pressure
  *                               vs  plain write + read of the same files in the same
  *                               directory
+ *  cross_node_pull_bandwidth_1MiB, _64MiB
+ *                               store_pull by rank 0 of rank 1's objects (logical nodes
+ *                               split: XPORT_NODE_SPLIT=1), each pull into a new
+ *                               secondary copy, deleted before that object is pulled
+ *                               again  vs  xport_pull of the same bytes of rank 1's
+ *                               arena into plain memory, alternating in the same run
  *
- * Each runs on every rank independently (min_ranks 1; ranks use their own arenas);
- * rank 0 reports. ctx->quick shrinks sizes and counts for the tests.
+ * Each runs on every rank independently (min_ranks 1; ranks use their own arenas) but
+ * the cross-node pulls (min_ranks 2: ranks 0 and 1 work, others only join the
+ * transport); rank 0 reports. ctx->quick shrinks sizes and counts for the tests.
  */
 #include "bench/bench.h"
 
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/rundir.h"
+#include "objstore/remote.h"
 #include "objstore/store.h"
+#include "transport/xport.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -484,3 +494,246 @@ static bench_def_t bench_store_spill = {
     .run       = bs_spill_restore,
 };
 BENCH_REGISTER(bench_store_spill)
+
+/* --- cross_node_pull_bandwidth ------------------------------------------------------- */
+
+#define BS_PULL_WINDOW 4 /* pulls in flight, as in xport_pull_bandwidth */
+#define BS_RKEY_MAX 1024
+
+/* What rank 1 tells rank 0: its objects, its store's key, and a raw key of its arena. */
+typedef struct bs_pull_src {
+    uint64_t offset[BS_PULL_WINDOW];  /* for store_pull */
+    uint64_t payload[BS_PULL_WINDOW]; /* the payloads' addresses, for raw pulls */
+    uint32_t rkey_len, raw_rkey_len;
+    char     rkey[BS_RKEY_MAX], raw_rkey[BS_RKEY_MAX];
+} bs_pull_src_t;
+
+typedef struct bs_pull_run {
+    xport_ctx_h     xp;
+    store_h         store;
+    xport_mem_h     raw_mem; /* rank 1: the arena registered a second time, for raw pulls */
+    char           *dst;     /* rank 0: raw pulls land here, one slot per window entry */
+    size_t          size;
+    int             iters;
+    bs_pull_src_t   src;
+    pthread_mutex_t lock;
+    pthread_cond_t  cond;
+    bool            busy[BS_PULL_WINDOW];
+} bs_pull_run_t;
+
+typedef struct bs_pull_slot {
+    bs_pull_run_t *run;
+    int            k;
+} bs_pull_slot_t;
+
+static void bs_pull_done(void *arg, rmpi_status_t status)
+{
+    bs_pull_slot_t *slot = arg;
+
+    if (status != RMPI_OK) {
+        base_log_once(BASE_LOG_ERROR, "bench: pull failed: %s", rmpi_status_str(status));
+    }
+    pthread_mutex_lock(&slot->run->lock);
+    slot->run->busy[slot->k] = false;
+    pthread_cond_broadcast(&slot->run->cond);
+    pthread_mutex_unlock(&slot->run->lock);
+}
+
+/* Wait until window entry @a k is free (@a k < 0: all of them). */
+static void bs_pull_wait_slot(bs_pull_run_t *run, int k)
+{
+    pthread_mutex_lock(&run->lock);
+    for (int i = 0; i < BS_PULL_WINDOW; ++i) {
+        while (((k < 0) || (k == i)) && run->busy[i]) {
+            pthread_cond_wait(&run->cond, &run->lock);
+        }
+    }
+    pthread_mutex_unlock(&run->lock);
+}
+
+static rmpi_status_t bs_pull_issue(bs_pull_run_t *run, bs_pull_slot_t *slot, bool raw)
+{
+    const bs_pull_src_t *src = &run->src;
+    store_oid_t          oid = bs_oid((uint64_t)slot->k);
+
+    if (raw) {
+        return xport_pull(run->xp, 1, src->raw_rkey, src->raw_rkey_len, src->payload[slot->k],
+                          run->dst + (size_t)slot->k * run->size, run->size, bs_pull_done, slot);
+    }
+    store_delete(run->store, &oid); /* the copy of the last round: pull it anew */
+    return store_pull(run->store, 1, src->rkey, src->rkey_len, &oid, src->offset[slot->k],
+                      run->size, 0, bs_pull_done, slot);
+}
+
+/* MiB/s of run->iters pulls by rank 0, BS_PULL_WINDOW objects in flight. */
+static double bs_pull_once(const bench_ctx_t *ctx, bs_pull_run_t *run, bool raw)
+{
+    bs_pull_slot_t slots[BS_PULL_WINDOW];
+    double         start;
+
+    MPI_Barrier(ctx->comm);
+    start = base_time_sec();
+    for (int i = 0; (ctx->rank == 0) && (i < run->iters); ++i) {
+        int k = i % BS_PULL_WINDOW;
+
+        bs_pull_wait_slot(run, k);
+        slots[k]     = (bs_pull_slot_t){.run = run, .k = k};
+        run->busy[k] = true;
+        if (bs_pull_issue(run, &slots[k], raw) != RMPI_OK) {
+            run->busy[k] = false;
+            base_error("bench: pull %d could not start", i);
+            break;
+        }
+    }
+    bs_pull_wait_slot(run, -1);
+    return (double)run->size * run->iters / (base_time_sec() - start) / (1 << 20);
+}
+
+/* Rank 1: objects to pull, the store's key and a raw registration of the arena. */
+static rmpi_status_t bs_pull_source(bs_pull_run_t *run)
+{
+    bs_pull_src_t *src = &run->src;
+    void          *base, *key = NULL;
+    size_t         len, key_len;
+    rmpi_status_t  status = RMPI_OK;
+
+    for (int k = 0; (k < BS_PULL_WINDOW) && (status == RMPI_OK); ++k) {
+        store_oid_t  oid = bs_oid((uint64_t)k);
+        store_view_t view;
+        void        *ptr;
+
+        status = store_create_object(run->store, &oid, run->size, 0, &ptr);
+        if (status == RMPI_OK) {
+            memset(ptr, k + 1, run->size);
+            store_seal(run->store, &oid);
+            store_pin(run->store, &oid);
+            status          = store_get(run->store, &oid, &view);
+            src->offset[k]  = view.offset;
+            src->payload[k] = (uintptr_t)view.ptr;
+        }
+    }
+    store_arena_region(run->store, &base, &len);
+    if ((status != RMPI_OK) ||
+        ((status = store_remote_rkey(run->store, &key, &key_len)) != RMPI_OK)) {
+        return status;
+    }
+    src->rkey_len = (uint32_t)key_len;
+    memcpy(src->rkey, key, key_len < BS_RKEY_MAX ? key_len : BS_RKEY_MAX);
+    free(key);
+    status = xport_mem_register(run->xp, base, len, &run->raw_mem);
+    if ((status == RMPI_OK) &&
+        ((status = xport_rkey_pack(run->xp, run->raw_mem, &key, &key_len)) == RMPI_OK)) {
+        src->raw_rkey_len = (uint32_t)key_len;
+        memcpy(src->raw_rkey, key, key_len < BS_RKEY_MAX ? key_len : BS_RKEY_MAX);
+        free(key);
+    }
+    return ((src->rkey_len > BS_RKEY_MAX) || (src->raw_rkey_len > BS_RKEY_MAX))
+               ? RMPI_ERR_NO_RESOURCE
+               : status;
+}
+
+/* Transport with logical nodes of one rank, stores on ranks 0 and 1, rank 1's objects. */
+static rmpi_status_t bs_pull_setup(const bench_ctx_t *ctx, bs_pull_run_t *run)
+{
+    static const char *const split[] = {"XPORT_NODE_SPLIT=1"};
+    xport_params_t params = {.field_mask = XPORT_PARAM_CONFIG, .config = split, .num_config = 1};
+    rmpi_status_t  status = xport_init(&params, &run->xp);
+    size_t         arena  = BS_PULL_WINDOW * (run->size + (64u << 10)) + (8u << 20);
+    int            ok, all_ok;
+
+    if ((status == RMPI_OK) && (ctx->rank <= 1)) {
+        status = bs_open(ctx, arena, NULL, &run->store);
+        if (status == RMPI_OK) {
+            status = store_remote_attach(run->store, run->xp);
+        }
+        if ((status == RMPI_OK) && (ctx->rank == 1)) {
+            status = bs_pull_source(run);
+        }
+        if ((status == RMPI_OK) && (ctx->rank == 0)) {
+            run->dst = malloc(BS_PULL_WINDOW * run->size);
+            status   = (run->dst != NULL) ? RMPI_OK : RMPI_ERR_NO_MEMORY;
+        }
+    }
+    ok = status == RMPI_OK;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, ctx->comm);
+    if (all_ok) {
+        MPI_Bcast(&run->src, sizeof(run->src), MPI_BYTE, 1, ctx->comm);
+    }
+    return all_ok ? RMPI_OK : RMPI_ERR_NO_RESOURCE;
+}
+
+static void bs_pull_teardown(const bench_ctx_t *ctx, bs_pull_run_t *run)
+{
+    MPI_Barrier(ctx->comm); /* rank 0 pulls no more */
+    if (run->raw_mem != NULL) {
+        xport_mem_deregister(run->xp, run->raw_mem);
+    }
+    if (run->store != NULL) {
+        store_remote_detach(run->store);
+    }
+    if (run->xp != NULL) {
+        xport_fini(run->xp);
+    }
+    store_destroy(run->store);
+    free(run->dst);
+}
+
+static rmpi_status_t bs_pull_bw(bench_ctx_t *ctx, const char *name, size_t size, int iters)
+{
+    bs_pull_run_t run     = {.size = size, .iters = iters};
+    double       *samples = bs_samples(ctx), *limits = bs_samples(ctx);
+    rmpi_status_t status = RMPI_ERR_NO_MEMORY;
+    char          source[128];
+
+    pthread_mutex_init(&run.lock, NULL);
+    pthread_cond_init(&run.cond, NULL);
+    if ((samples != NULL) && (limits != NULL)) {
+        status = bs_pull_setup(ctx, &run);
+    }
+    if (status == RMPI_OK) {
+        bs_pull_once(ctx, &run, true); /* warm-up: endpoints, pages of both sides */
+        bs_pull_once(ctx, &run, false);
+        for (int rep = 0; rep < bs_reps(ctx); ++rep) {
+            limits[rep]  = bs_pull_once(ctx, &run, true);
+            samples[rep] = bs_pull_once(ctx, &run, false);
+        }
+        snprintf(source, sizeof(source), "xport_pull_bandwidth, same run and bytes, UCX_TLS=%s",
+                 getenv("UCX_TLS") ? getenv("UCX_TLS") : "default");
+        bench_report(ctx, name, bench_median(samples, (size_t)bs_reps(ctx)), "MiB/s",
+                     bench_median(limits, (size_t)bs_reps(ctx)), source);
+    } else {
+        base_error("bench: %s could not set up: %s", name, rmpi_status_str(status));
+    }
+    bs_pull_teardown(ctx, &run);
+    pthread_cond_destroy(&run.cond);
+    pthread_mutex_destroy(&run.lock);
+    free(samples);
+    free(limits);
+    return status;
+}
+
+static rmpi_status_t bs_pull_1m(bench_ctx_t *ctx)
+{
+    return bs_pull_bw(ctx, "cross_node_pull_bandwidth_1MiB", 1u << 20, ctx->quick ? 100 : 1000);
+}
+
+static rmpi_status_t bs_pull_64m(bench_ctx_t *ctx)
+{
+    return bs_pull_bw(ctx, "cross_node_pull_bandwidth_64MiB", 64u << 20, ctx->quick ? 8 : 20);
+}
+
+static bench_def_t bench_store_pull_1m = {
+    .name      = "cross_node_pull_bandwidth_1MiB",
+    .help      = "store_pull of 1 MiB objects between logical nodes, rank 0 from rank 1",
+    .min_ranks = 2,
+    .run       = bs_pull_1m,
+};
+BENCH_REGISTER(bench_store_pull_1m)
+
+static bench_def_t bench_store_pull_64m = {
+    .name      = "cross_node_pull_bandwidth_64MiB",
+    .help      = "store_pull of 64 MiB objects between logical nodes, rank 0 from rank 1",
+    .min_ranks = 2,
+    .run       = bs_pull_64m,
+};
+BENCH_REGISTER(bench_store_pull_64m)

@@ -379,6 +379,10 @@ void store_destroy(store_h store)
     if (store == NULL) {
         return;
     }
+    if (store->remote != NULL) {
+        /* Its registration would outlive the mapping; the transport must drop it first. */
+        base_error("store: store_destroy before store_remote_detach");
+    }
     pthread_mutex_lock(&store->lock);
     base_hash_foreach(&store->objects, store_free_each, store);
     pthread_mutex_unlock(&store->lock);
@@ -478,10 +482,19 @@ rmpi_status_t store_create_object(store_h store, const store_oid_t *oid, size_t 
         goto out;
     }
     store_objhdr_init(store_obj_header(store, obj), oid, size, obj->flags);
-    *ptr_p = store_obj_payload(store, obj);
+    obj->pulling = (flags & STORE_OBJECT_PULL_TARGET) != 0;
+    *ptr_p       = store_obj_payload(store, obj);
 out:
     pthread_mutex_unlock(&store->lock);
     return status;
+}
+
+static void store_obj_seal_locked(store_h store, store_obj_t *obj)
+{
+    store_objhdr_seal(store_obj_header(store, obj));
+    obj->sealed = true;
+    store->sealed_count++;
+    store_obj_update_lru_locked(store, obj);
 }
 
 rmpi_status_t store_seal(store_h store, const store_oid_t *oid)
@@ -493,14 +506,11 @@ rmpi_status_t store_seal(store_h store, const store_oid_t *oid)
     obj = store_find_locked(store, oid);
     if ((obj == NULL) || obj->deleting || !obj->has_block) {
         status = RMPI_ERR_NOT_FOUND;
-    } else if (obj->sealed) {
-        base_error("store: object sealed twice");
+    } else if (obj->sealed || obj->pulling) {
+        base_error("store: object sealed twice, or sealed while a pull writes it");
         status = RMPI_ERR_INVALID_ARG;
     } else {
-        store_objhdr_seal(store_obj_header(store, obj));
-        obj->sealed = true;
-        store->sealed_count++;
-        store_obj_update_lru_locked(store, obj);
+        store_obj_seal_locked(store, obj);
     }
     pthread_mutex_unlock(&store->lock);
     return status;
@@ -629,6 +639,31 @@ rmpi_status_t store_delete(store_h store, const store_oid_t *oid)
         obj->deleting = true;
         store_obj_settle_locked(store, obj);
     }
+    pthread_mutex_unlock(&store->lock);
+    return status;
+}
+
+rmpi_status_t store_pull_finish(store_h store, const store_oid_t *oid, rmpi_status_t status)
+{
+    store_obj_t *obj;
+
+    pthread_mutex_lock(&store->lock);
+    obj = store_find_locked(store, oid);
+    if ((obj == NULL) || !obj->pulling) {
+        pthread_mutex_unlock(&store->lock);
+        base_error("store: a pull finished into an object that is not being pulled");
+        return RMPI_ERR_INVALID_ARG;
+    }
+    obj->pulling = false;
+    if (obj->deleting) {
+        status = RMPI_ERR_CANCELED;
+    } else if (status == RMPI_OK) {
+        store_obj_seal_locked(store, obj);
+        store->stats.pulls++;
+    } else {
+        obj->deleting = true; /* freed now, or at its last unpin */
+    }
+    store_obj_settle_locked(store, obj);
     pthread_mutex_unlock(&store->lock);
     return status;
 }

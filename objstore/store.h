@@ -94,7 +94,7 @@ typedef struct store_stats {
     uint64_t evictions;       /**< secondary copies dropped, ever */
     uint64_t spills;          /**< spill files written, ever */
     uint64_t restores;        /**< objects read back from spill files, ever */
-    uint64_t pulls;           /**< objects pulled from remote ranks (0: not built yet) */
+    uint64_t pulls;           /**< objects pulled from remote ranks (objstore/remote.h) */
     size_t   waiting;         /**< threads blocked for room now (back-pressure) */
 } store_stats_t;
 

@@ -51,6 +51,7 @@ typedef struct store_obj {
     bool             spilling;   /* a thread is writing its spill file, lock dropped */
     bool             restoring;  /* a thread is reading it back, lock dropped */
     bool             allocating; /* its creator waits for room, lock dropped */
+    bool             pulling;    /* a remote pull writes its payload (remote.c) */
     bool             deleting;   /* deleted while busy: free when the last user is done */
 } store_obj_t;
 
@@ -79,12 +80,21 @@ struct store {
 
     store_arena_t **peers; /* by rank, NULL where not attached */
     size_t          num_peers;
+
+    struct store_remote *remote; /* remote.c; set by store_remote_attach, not locked */
 };
+
+/*
+ * Internal flag of store_create_object (never stored in obj->flags): the object is
+ * the target of a remote pull and stays busy (undeletable memory) until
+ * store_pull_finish, because the transport writes into it with the lock dropped.
+ */
+#define STORE_OBJECT_PULL_TARGET RMPI_BIT(62)
 
 /** A thread works on @a obj with the lock dropped: it must not be freed under it. */
 static inline bool store_obj_busy(const store_obj_t *obj)
 {
-    return obj->spilling || obj->restoring || obj->allocating;
+    return obj->spilling || obj->restoring || obj->allocating || obj->pulling;
 }
 
 /*
@@ -136,6 +146,14 @@ static inline store_objhdr_t *store_obj_header(store_h store, const store_obj_t 
 {
     return (store_objhdr_t *)((char *)store->arena.base + obj->block.offset);
 }
+
+/**
+ * End the pull into @a oid (created with STORE_OBJECT_PULL_TARGET). With @a status
+ * RMPI_OK the object is sealed and counted in stats.pulls; otherwise it is freed (or
+ * at its last unpin). Returns RMPI_ERR_CANCELED when it was deleted meanwhile (then
+ * freed now), else @a status.
+ */
+rmpi_status_t store_pull_finish(store_h store, const store_oid_t *oid, rmpi_status_t status);
 
 /* pressure.c */
 /**

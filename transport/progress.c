@@ -50,7 +50,7 @@ static void xport_dispatch(xport_ctx_h ctx, xport_op_t *op)
         break;
     case XPORT_OP_REGISTER:
         ctx->handlers[op->am_id] = (xport_handler_t){op->handler, op->handler_arg};
-        free(op);
+        xport_op_release(ctx, op);
         break;
     }
 }
@@ -83,12 +83,21 @@ static void xport_watch_poll(xport_ctx_h ctx)
     }
 }
 
+/*
+ * Reading the clock costs as much as an empty UCX progress call, so the busy
+ * loop looks at it (for the watch period and the end of the spin) only once
+ * every XPORT_CLOCK_PASSES passes.
+ */
+#define XPORT_CLOCK_PASSES 64
+
 /* One pass without sleeping; returns how much work it found. */
 static unsigned xport_pass(xport_ctx_h ctx)
 {
     unsigned work = ctx->ops->progress(ctx);
 
-    xport_watch_poll(ctx);
+    if (++ctx->passes % XPORT_CLOCK_PASSES == 0) {
+        xport_watch_poll(ctx);
+    }
     work += xport_drain(ctx);
     work += ctx->ops->flush_batches(ctx);
     return work;
@@ -109,6 +118,7 @@ static void xport_sleep(xport_ctx_h ctx, int timeout_ms)
     struct pollfd *fds = ctx->watch; /* [ucx efd, wake fd, pidfds...] */
 
     atomic_store(&ctx->sleeping, 1);
+    atomic_thread_fence(memory_order_seq_cst); /* the store before the queue check (Dekker) */
     if (!base_mpsc_is_empty(&ctx->queue) || ctx->ops->arm(ctx) != RMPI_OK) {
         atomic_store(&ctx->sleeping, 0);
         return;
@@ -120,7 +130,7 @@ static void xport_sleep(xport_ctx_h ctx, int timeout_ms)
         base_log_once(BASE_LOG_WARN, "poll in the progress thread failed: %m");
     }
     atomic_store(&ctx->sleeping, 0);
-    atomic_fetch_add_explicit(&ctx->stats.wakeups, 1, memory_order_relaxed);
+    xport_stat_inc(&ctx->stats.wakeups);
     if (fds[1].revents & POLLIN) {
         xport_clear_wake(ctx);
     }
@@ -155,17 +165,24 @@ static void *xport_progress_main(void *arg)
 {
     xport_ctx_h ctx = arg;
 
-    uint64_t spin_ns   = (uint64_t)(ctx->cfg.poll_spin * 1e9);
-    uint64_t last_work = base_time_ns();
+    uint64_t spin_ns    = (uint64_t)(ctx->cfg.poll_spin * 1e9);
+    uint64_t idle_since = 0;
+    unsigned idle       = 0; /* passes without work in a row */
 
     xport_progress_ctx = ctx;
-    while (!atomic_load(&ctx->stop)) {
+    while (!atomic_load_explicit(&ctx->stop, memory_order_relaxed)) {
         if (xport_pass(ctx) != 0) {
-            last_work = spin_ns ? base_time_ns() : 0;
-        } else if (base_time_ns() - last_work >= spin_ns && !atomic_load(&ctx->stop)) {
+            idle = 0;
+        } else if (spin_ns == 0 || ++idle % XPORT_CLOCK_PASSES == 0) {
             /* Idle for longer than the spin: block (XPORT_POLL_SPIN bounds the spin). */
-            xport_sleep(ctx, -1);
-            last_work = spin_ns ? base_time_ns() : 0;
+            uint64_t now = base_time_ns();
+
+            if (idle == XPORT_CLOCK_PASSES) {
+                idle_since = now;
+            } else if ((spin_ns == 0 || now - idle_since >= spin_ns) && !atomic_load(&ctx->stop)) {
+                xport_sleep(ctx, -1);
+                idle = 0;
+            }
         }
     }
     return NULL;
@@ -175,6 +192,15 @@ void xport_progress_wake(xport_ctx_h ctx)
 {
     uint64_t one = 1;
 
+    /*
+     * The fence orders the caller's push before the load (Dekker with
+     * xport_sleep); a busy progress thread then costs a load, not a write to
+     * a line it uses.
+     */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&ctx->sleeping, memory_order_relaxed) == 0) {
+        return;
+    }
     if (atomic_exchange(&ctx->sleeping, 0) && write(ctx->wake_fd, &one, sizeof(one)) < 0 &&
         errno != EAGAIN) {
         base_log_once(BASE_LOG_WARN, "write of the wake-up eventfd failed: %m");

@@ -106,7 +106,7 @@ static void xport_batch_send(xport_ctx_h ctx, xport_batch_t *batch)
         xport_batch_complete(batch, RMPI_ERR_PEER_DIED);
         return;
     }
-    atomic_fetch_add_explicit(&ctx->stats.batches_sent, 1, memory_order_relaxed);
+    xport_stat_inc(&ctx->stats.batches_sent);
     req = ucp_am_send_nbx(ep, XPORT_UCX_AM_BATCH, NULL, 0, batch->frame, batch->len, &param);
     if (req == NULL) {
         xport_batch_complete(batch, RMPI_OK);
@@ -173,29 +173,66 @@ static xport_batch_t *xport_batch_new(xport_ctx_h ctx, int rank)
     return batch;
 }
 
-/* Add @a op to its destination's batch; false if it cannot go in a batch. */
-static bool xport_batch_add(xport_ctx_h ctx, xport_op_t *op)
+static bool xport_batchable(xport_ctx_h ctx, size_t record_size, size_t len)
 {
-    xport_peer_t *peer = &ctx->peers[op->peer];
-    size_t        size = xport_wire_record_size(op->hdr_len, op->len);
+    return len <= ctx->cfg.eager_max && record_size + XPORT_WIRE_FRAME_HDR <= ctx->cfg.batch_max;
+}
 
-    if (op->len > ctx->cfg.eager_max || size + XPORT_WIRE_FRAME_HDR > ctx->cfg.batch_max) {
-        return false;
-    }
+/* The open batch to @a rank with room for @a size more bytes (a full one is sent), or NULL. */
+static xport_batch_t *xport_batch_room(xport_ctx_h ctx, int rank, size_t size)
+{
+    xport_peer_t *peer = &ctx->peers[rank];
+
     if (peer->batch != NULL && peer->batch->len + size > ctx->cfg.batch_max) {
         xport_peer_flush(ctx, peer);
     }
     if (peer->batch == NULL) {
-        peer->batch = xport_batch_new(ctx, op->peer);
+        peer->batch = xport_batch_new(ctx, rank);
         if (peer->batch == NULL) {
-            xport_op_complete(ctx, op, RMPI_ERR_NO_MEMORY);
-            return true;
+            return NULL;
         }
         base_list_add_tail(&ctx->dirty_peers, &peer->dirty);
     }
-    peer->batch->len = xport_wire_frame_append(peer->batch->frame, peer->batch->len, op->am_id,
-                                               op->hdr, op->hdr_len, op->data, op->len);
-    base_list_add_tail(&peer->batch->ops, &op->elem);
+    return peer->batch;
+}
+
+/* Add @a op to its destination's batch; false if it cannot go in a batch. */
+static bool xport_batch_add(xport_ctx_h ctx, xport_op_t *op)
+{
+    size_t         size = xport_wire_record_size(op->hdr_len, op->len);
+    xport_batch_t *batch;
+
+    if (!xport_batchable(ctx, size, op->len)) {
+        return false;
+    }
+    batch = xport_batch_room(ctx, op->peer, size);
+    if (batch == NULL) {
+        xport_op_complete(ctx, op, RMPI_ERR_NO_MEMORY);
+        return true;
+    }
+    batch->len = xport_wire_frame_append(batch->frame, batch->len, op->am_id, op->hdr, op->hdr_len,
+                                         op->data, op->len);
+    base_list_add_tail(&batch->ops, &op->elem);
+    return true;
+}
+
+bool xport_ucx_am_send_direct(xport_ctx_h ctx, int dst, xport_am_id_t id, const void *hdr,
+                              size_t hdr_len, const void *data, size_t len)
+{
+    size_t         size = xport_wire_record_size(hdr_len, len);
+    xport_batch_t *batch;
+
+    if (!xport_batchable(ctx, size, len) || xport_is_dead(ctx, dst)) {
+        return false;
+    }
+    batch = xport_batch_room(ctx, dst, size);
+    if (batch == NULL) {
+        return false;
+    }
+    if (id < XPORT_WIRE_ID_INTERNAL) {
+        xport_stat_inc(&ctx->stats.am_sent);
+    }
+    batch->len = xport_wire_frame_append(batch->frame, batch->len, id, hdr, hdr_len, data, len);
     return true;
 }
 
@@ -227,7 +264,7 @@ static void xport_large_send(xport_ctx_h ctx, xport_op_t *op)
     }
     xport_wire_encode_large(op->wire_hdr, (uint32_t)ctx->rank, op->am_id, op->hdr, op->hdr_len,
                             op->len);
-    atomic_fetch_add_explicit(&ctx->stats.rndv_sent, 1, memory_order_relaxed);
+    xport_stat_inc(&ctx->stats.rndv_sent);
     req =
         ucp_am_send_nbx(ep, XPORT_UCX_AM_LARGE, op->wire_hdr, hdr_size, op->data, op->len, &param);
     if (req == NULL) {
@@ -247,7 +284,7 @@ void xport_ucx_am_send(xport_ctx_h ctx, xport_op_t *op)
         return;
     }
     if (op->am_id < XPORT_WIRE_ID_INTERNAL) {
-        atomic_fetch_add_explicit(&ctx->stats.am_sent, 1, memory_order_relaxed);
+        xport_stat_inc(&ctx->stats.am_sent);
     }
     if (!xport_batch_add(ctx, op)) {
         xport_large_send(ctx, op);

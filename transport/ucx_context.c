@@ -205,6 +205,7 @@ const xport_ops_t xport_ucx_ops = {
     .arm            = xport_ucx_arm,
     .event_fd       = xport_ucx_event_fd,
     .am_send        = xport_ucx_am_send,
+    .am_send_direct = xport_ucx_am_send_direct,
     .flush_batches  = xport_ucx_flush_batches,
     .am_recv_data   = xport_ucx_am_recv_data,
     .mem_register   = xport_ucx_mem_register,

@@ -136,8 +136,11 @@ static rmpi_status_t xport_ctx_alloc(const xport_params_t *params, xport_ctx_h *
     return xport_install_handlers(ctx, params);
 }
 
+static void xport_ops_release_all(xport_ctx_h ctx);
+
 static void xport_ctx_free(xport_ctx_h ctx)
 {
+    xport_ops_release_all(ctx);
     base_config_release(&xport_config_table, &ctx->cfg);
     pthread_mutex_destroy(&ctx->mems_lock);
     if (ctx->wake_fd >= 0) {
@@ -306,7 +309,6 @@ void xport_count_bad(xport_ctx_h ctx, xport_bad_reason_t reason, int src)
 
 void xport_op_complete(xport_ctx_h ctx, xport_op_t *op, rmpi_status_t status)
 {
-    (void)ctx;
     base_list_del(&op->elem);
     if (op->rkey_h != NULL) {
         ucp_rkey_destroy(op->rkey_h);
@@ -315,20 +317,119 @@ void xport_op_complete(xport_ctx_h ctx, xport_op_t *op, rmpi_status_t status)
     if (op->cb != NULL) {
         op->cb(op->cb_arg, status);
     }
-    free(op);
+    xport_op_release(ctx, op);
+}
+
+/*
+ * Descriptor recycling. Submitters allocate descriptors and the thread owning
+ * the worker frees them; with malloc that pattern costs a free into another
+ * thread's arena per message and, as the heap top is trimmed and regrown,
+ * page faults (perf showed both leading the submit path of xport_am_rate).
+ * Descriptors with up to XPORT_OP_RECYCLED_INLINE inline bytes are kept
+ * instead: the owner gathers completed ones and, every XPORT_OP_HANDFUL, hands
+ * what it has over through ctx->free_ops if the previous handover was taken
+ * (past XPORT_OP_KEPT_MAX it frees them); a submitter takes a whole handover
+ * into a cache of its thread. Taking all at once is ABA-free, and the memory
+ * held stays bounded (XPORT_OP_KEPT_MAX per context and per thread).
+ */
+#define XPORT_OP_RECYCLED_INLINE 192
+#define XPORT_OP_HANDFUL 64
+#define XPORT_OP_KEPT_MAX 512 /* gathered while the last handover is not taken yet */
+
+static __thread xport_op_t *xport_thread_ops; /* this thread's cached descriptors */
+static __thread bool        xport_thread_ops_owned;
+static pthread_key_t        xport_thread_ops_key;
+static pthread_once_t       xport_thread_ops_once = PTHREAD_ONCE_INIT;
+
+static void xport_ops_free_chain(xport_op_t *op)
+{
+    while (op != NULL) {
+        xport_op_t *next = op->next_free;
+
+        free(op);
+        op = next;
+    }
+}
+
+/* Thread exit: free what the thread's cache holds. */
+static void xport_thread_ops_exit(void *head)
+{
+    xport_ops_free_chain(*(xport_op_t **)head);
+    *(xport_op_t **)head = NULL;
+}
+
+static void xport_thread_ops_key_create(void)
+{
+    if (pthread_key_create(&xport_thread_ops_key, xport_thread_ops_exit) != 0) {
+        base_log_once(BASE_LOG_WARN, "pthread_key_create failed: cached descriptors leak at "
+                                     "thread exit");
+    }
+}
+
+/* A descriptor of the recycled size: from this thread's cache, a handful, or malloc. */
+static xport_op_t *xport_op_take(xport_ctx_h ctx)
+{
+    xport_op_t *op = xport_thread_ops;
+
+    if (op == NULL && atomic_load_explicit(&ctx->free_ops, memory_order_relaxed) != NULL) {
+        op = atomic_exchange_explicit(&ctx->free_ops, NULL, memory_order_acquire);
+        if (op != NULL && !xport_thread_ops_owned) {
+            pthread_once(&xport_thread_ops_once, xport_thread_ops_key_create);
+            pthread_setspecific(xport_thread_ops_key, &xport_thread_ops);
+            xport_thread_ops_owned = true;
+        }
+    }
+    if (op == NULL) {
+        return malloc(sizeof(*op) + XPORT_OP_RECYCLED_INLINE);
+    }
+    xport_thread_ops = op->next_free;
+    return op;
+}
+
+void xport_op_release(xport_ctx_h ctx, xport_op_t *op)
+{
+    if (!op->recycled) {
+        free(op);
+        return;
+    }
+    op->next_free = ctx->done_ops;
+    ctx->done_ops = op;
+    if (++ctx->num_done_ops % XPORT_OP_HANDFUL != 0) {
+        return;
+    }
+    /* Only this thread stores to free_ops; submitters only take it (set it NULL). */
+    if (atomic_load_explicit(&ctx->free_ops, memory_order_relaxed) == NULL) {
+        atomic_store_explicit(&ctx->free_ops, ctx->done_ops, memory_order_release);
+    } else if (ctx->num_done_ops < XPORT_OP_KEPT_MAX) {
+        return; /* not taken yet: keep gathering (a batch completes hundreds at once) */
+    } else {
+        xport_ops_free_chain(ctx->done_ops);
+    }
+    ctx->done_ops     = NULL;
+    ctx->num_done_ops = 0;
+}
+
+static void xport_ops_release_all(xport_ctx_h ctx)
+{
+    xport_ops_free_chain(ctx->done_ops);
+    xport_ops_free_chain(atomic_exchange(&ctx->free_ops, NULL));
+    ctx->done_ops     = NULL;
+    ctx->num_done_ops = 0;
 }
 
 /* Allocate an op with room for @a inline_len bytes kept with it. */
 static xport_op_t *xport_op_alloc(xport_ctx_h ctx, xport_op_type_t type, int peer,
                                   size_t inline_len)
 {
-    xport_op_t *op = malloc(sizeof(*op) + inline_len);
+    bool        recycled = inline_len <= XPORT_OP_RECYCLED_INLINE;
+    xport_op_t *op       = recycled ? xport_op_take(ctx) : malloc(sizeof(*op) + inline_len);
 
     if (op != NULL) {
         memset(op, 0, sizeof(*op));
-        op->ctx  = ctx;
-        op->type = type;
-        op->peer = peer;
+        op->recycled = recycled;
+        op->ctx      = ctx;
+        op->type     = type;
+        op->peer     = peer;
         base_list_init(&op->elem);
     }
     return op;
@@ -369,6 +470,14 @@ static rmpi_status_t xport_am_submit(xport_ctx_h ctx, int dst, xport_am_id_t id,
     if (hdr_len > XPORT_WIRE_HDR_LEN_MAX || (hdr_len > 0 && hdr == NULL) ||
         (len > 0 && data == NULL)) {
         return RMPI_ERR_INVALID_ARG;
+    }
+    /*
+     * From a callback and with no completion to report (a handler's reply, a
+     * pull request): straight into the batch, no descriptor.
+     */
+    if (cb == NULL && xport_on_progress_thread(ctx) &&
+        ctx->ops->am_send_direct(ctx, dst, id, hdr, hdr_len, data, len)) {
+        return RMPI_OK;
     }
     op = xport_op_alloc(ctx, XPORT_OP_AM, dst, hdr_len + (copy ? len : 0));
     if (op == NULL) {
@@ -462,7 +571,7 @@ void xport_deliver(xport_ctx_h ctx, int src, const xport_wire_record_t *rec,
         xport_count_bad(ctx, XPORT_BAD_NO_HANDLER, src);
         return;
     }
-    atomic_fetch_add_explicit(&ctx->stats.am_received, 1, memory_order_relaxed);
+    xport_stat_inc(&ctx->stats.am_received);
     h->cb(h->arg, src, rec->hdr, rec->hdr_len, payload);
 }
 

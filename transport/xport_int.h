@@ -63,7 +63,9 @@ typedef struct xport_op {
     size_t              rkey_len;
     uint64_t            pull_id;
     ucp_rkey_h          rkey_h;
-    bool                detached; /**< failed early; its UCX request no longer counted */
+    bool                detached;  /**< failed early; its UCX request no longer counted */
+    bool                recycled;  /**< of the recycled size (xport.c), else plain malloc */
+    struct xport_op    *next_free; /**< in a cache of recycled descriptors */
     xport_am_handler_t  handler;
     void               *handler_arg;
     char                inline_buf[];
@@ -141,12 +143,24 @@ struct xport_ctx {
 
     /* Submission and wake-up. */
     base_mpsc_t queue;
-    int         wake_fd;  /**< eventfd */
-    atomic_int  sleeping; /**< the progress thread is (about to be) in poll */
+    char        pad_queue_[64]; /* submitters read `sleeping`; the consumer writes the queue tail */
+    atomic_int  sleeping;       /**< the progress thread is (about to be) in poll */
+    char        pad_sleeping_[64];
+    int         wake_fd; /**< eventfd */
     atomic_bool stop;
     pthread_t   thread;
     bool        thread_started;
     unsigned    outstanding; /**< UCX requests in flight (progress thread) */
+    unsigned    passes;      /**< progress passes so far (progress thread) */
+
+    /*
+     * Recycled descriptors (xport.c): the thread owning the worker gathers
+     * completed ones in done_ops and hands a handful over through free_ops,
+     * which a submitter takes whole.
+     */
+    _Atomic(xport_op_t *) free_ops;
+    xport_op_t           *done_ops;
+    unsigned              num_done_ops;
 
     /* Progress-thread state. */
     xport_peer_t       *peers;
@@ -189,6 +203,12 @@ typedef struct xport_ops {
     rmpi_status_t (*arm)(xport_ctx_h ctx);
     int (*event_fd)(xport_ctx_h ctx);
     void (*am_send)(xport_ctx_h ctx, xport_op_t *op);
+    /**
+     * Batch a message that needs no completion, without a descriptor (progress
+     * thread); false: not done, send it through am_send.
+     */
+    bool (*am_send_direct)(xport_ctx_h ctx, int dst, xport_am_id_t id, const void *hdr,
+                           size_t hdr_len, const void *data, size_t len);
     /** Hand every non-empty batch to the network; returns how many. */
     unsigned (*flush_batches)(xport_ctx_h ctx);
     rmpi_status_t (*am_recv_data)(xport_ctx_h ctx, xport_am_payload_t *payload, void *buf,
@@ -209,6 +229,7 @@ extern const xport_ops_t xport_ucx_ops;
 
 /* xport.c */
 void          xport_op_complete(xport_ctx_h ctx, xport_op_t *op, rmpi_status_t status);
+void          xport_op_release(xport_ctx_h ctx, xport_op_t *op); /* free or recycle (owner) */
 void          xport_count_bad(xport_ctx_h ctx, xport_bad_reason_t reason, int src);
 void          xport_deliver(xport_ctx_h ctx, int src, const xport_wire_record_t *rec,
                             xport_am_payload_t *payload);
@@ -239,6 +260,8 @@ const void *xport_peer_address(xport_ctx_h ctx, int rank);
 
 /* The UCX backend's ops (ucx_*.c). */
 void          xport_ucx_am_send(xport_ctx_h ctx, xport_op_t *op);
+bool          xport_ucx_am_send_direct(xport_ctx_h ctx, int dst, xport_am_id_t id, const void *hdr,
+                                       size_t hdr_len, const void *data, size_t len);
 unsigned      xport_ucx_flush_batches(xport_ctx_h ctx);
 rmpi_status_t xport_ucx_am_recv_data(xport_ctx_h ctx, xport_am_payload_t *payload, void *buf,
                                      size_t len, xport_complete_cb_t cb, void *arg);
@@ -277,6 +300,17 @@ void          xport_pull_reply_handler(xport_ctx_h ctx, int src, const void *hdr
 /* shutdown.c */
 rmpi_status_t xport_shutdown_exchange(xport_ctx_h ctx);
 void          xport_fin_handler(xport_ctx_h ctx, int src, xport_am_id_t id);
+
+/*
+ * Count one on a statistic that only the thread owning the worker writes: a
+ * plain add (no locked instruction on the message path); readers load it
+ * atomically.
+ */
+static inline void xport_stat_inc(atomic_uint_fast64_t *stat)
+{
+    atomic_store_explicit(stat, atomic_load_explicit(stat, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
 
 static inline bool xport_is_dead(xport_ctx_h ctx, int rank)
 {

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit_mpi.h"
+
 #define ID_ECHO 3
 #define ID_SPARE 4
 
@@ -289,17 +291,6 @@ static void test_bad_config(void **state)
     assert_int_equal(xport_init(&params, &ctx), RMPI_ERR_CONFIG);
     assert_null(ctx);
     assert_int_equal(xport_init(NULL, NULL), RMPI_ERR_INVALID_ARG);
-}
-
-/*
- * This test starts MPI (a singleton job), and Open MPI 4.1 leaks from plugins it
- * dlopens, which LeakSanitizer cannot name. The sanitizer runtime reads this hook at
- * start-up (in sanitized builds only); every other ASan/UBSan check stays on.
- */
-const char *__asan_default_options(void) __attribute__((visibility("default")));
-const char *__asan_default_options(void)
-{
-    return "detect_leaks=0";
 }
 
 int main(int argc, char **argv)
