@@ -64,6 +64,11 @@ static unsigned xport_drain(xport_ctx_h ctx)
         xport_dispatch(ctx, base_container_of(node, xport_op_t, qnode));
         ++count;
     }
+    if (count > 0) { /* one store per drain: submitters read it for back-pressure */
+        atomic_store_explicit(&ctx->popped,
+                              atomic_load_explicit(&ctx->popped, memory_order_relaxed) + count,
+                              memory_order_relaxed);
+    }
     return count;
 }
 

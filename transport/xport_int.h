@@ -146,6 +146,15 @@ struct xport_ctx {
     char        pad_queue_[64]; /* submitters read `sleeping`; the consumer writes the queue tail */
     atomic_int  sleeping;       /**< the progress thread is (about to be) in poll */
     char        pad_sleeping_[64];
+
+    /*
+     * Descriptors pushed (submitters) and popped (the consumer, stored once
+     * per drain): their difference bounds the queue (xport.c, back-pressure).
+     */
+    atomic_uint_fast64_t pushed;
+    char                 pad_pushed_[64];
+    atomic_uint_fast64_t popped;
+
     int         wake_fd; /**< eventfd */
     atomic_bool stop;
     pthread_t   thread;
