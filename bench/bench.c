@@ -6,6 +6,11 @@
  * benchmark needs more ranks than a lone process has, and no launcher started
  * us, the driver re-executes the command through `ray-mpi run -n N`, the one
  * place that knows how to start local ranks.
+ *
+ * The "runtime" benchmark starts the runtime, and rmpi_init() does not return
+ * on ranks other than 0: they serve tasks until rank 0 shuts the runtime down,
+ * then exit. So it runs after every other selected benchmark, at most once,
+ * and no collective call follows it.
  */
 #include "bench/bench.h"
 
@@ -24,6 +29,7 @@
 #define BENCH_DEFAULT_REPETITIONS 5
 #define BENCH_QUICK_REPETITIONS 3
 #define BENCH_MAX_REPETITIONS 100000
+#define BENCH_RUNTIME_NAME "runtime"
 
 typedef struct bench_opts {
     bool   json;
@@ -408,14 +414,24 @@ static int bench_relaunch(const bench_opts_t *opts, int nranks)
 
 /* ---- running ----------------------------------------------------------- */
 
+static bool bench_enough_ranks(const bench_ctx_t *ctx, const bench_def_t *def)
+{
+    if (def->min_ranks > ctx->size && ctx->rank == 0) {
+        fprintf(stderr, "ray-mpi bench: %s needs %d ranks, this job has %d\n", def->name,
+                def->min_ranks, ctx->size);
+    }
+    return def->min_ranks <= ctx->size;
+}
+
+static bool bench_starts_runtime(const bench_def_t *def)
+{
+    return strcmp(def->name, BENCH_RUNTIME_NAME) == 0;
+}
+
 /* Run one benchmark on every rank; returns true when every rank succeeded. */
 static bool bench_run_one(bench_ctx_t *ctx, const bench_def_t *def)
 {
-    if (def->min_ranks > ctx->size) {
-        if (ctx->rank == 0) {
-            fprintf(stderr, "ray-mpi bench: %s needs %d ranks, this job has %d\n", def->name,
-                    def->min_ranks, ctx->size);
-        }
+    if (!bench_enough_ranks(ctx, def)) {
         return false;
     }
     MPI_Barrier(ctx->comm);
@@ -428,6 +444,24 @@ static bool bench_run_one(bench_ctx_t *ctx, const bench_def_t *def)
                 rmpi_status_str((rmpi_status_t)worst));
     }
     return worst >= 0;
+}
+
+/*
+ * Run the runtime benchmark. Ranks other than 0 come back only when starting the
+ * runtime failed, and no collective can follow: each rank reports its own failure.
+ */
+static bool bench_run_runtime(bench_ctx_t *ctx, const bench_def_t *def)
+{
+    if (!bench_enough_ranks(ctx, def)) {
+        return false;
+    }
+    MPI_Barrier(ctx->comm);
+    rmpi_status_t status = def->run(ctx);
+    if (status < 0) {
+        fprintf(stderr, "ray-mpi bench: %s failed on rank %d: %s\n", def->name, ctx->rank,
+                rmpi_status_str(status));
+    }
+    return status >= 0;
 }
 
 static void bench_init_ctx(const bench_opts_t *opts, bench_ctx_t *ctx)
@@ -456,8 +490,16 @@ static int bench_run_selected(const bench_opts_t *opts, bench_def_t **selected)
     bench_init_ctx(opts, &ctx);
     base_log_set_rank(ctx.rank);
     bench_header_printed = false;
-    for (; *selected != NULL; selected++) {
-        failures += !bench_run_one(&ctx, *selected);
+    for (bench_def_t **def = selected; *def != NULL; def++) {
+        if (!bench_starts_runtime(*def)) {
+            failures += !bench_run_one(&ctx, *def);
+        }
+    }
+    for (bench_def_t **def = selected; *def != NULL; def++) {
+        if (bench_starts_runtime(*def)) {
+            failures += !bench_run_runtime(&ctx, *def);
+            break;
+        }
     }
     MPI_Comm_free(&ctx.comm);
     if (!initialized) {

@@ -115,6 +115,362 @@ enum {
  */
 RMPI_API rmpi_status_t rmpi_config_print(FILE *stream, uint64_t flags);
 
+/* ======================================================================== */
+/* Core runtime: tasks, futures, objects (runtime/, docs/runtime.md)        */
+/* ======================================================================== */
+
+/**
+ * Threading: rmpi_register_function() may run before rmpi_init (from
+ * constructors, see RMPI_REMOTE). rmpi_init() and rmpi_shutdown() are called
+ * once each, from one thread (the program's main thread). Every other call
+ * below is MULTI: any thread of any rank may call it between init and
+ * shutdown, tasks included (nested tasks). MPI is initialized with
+ * MPI_THREAD_MULTIPLE and MPI_COMM_WORLD stays the program's.
+ */
+
+/**
+ * A reference to an object (a future): 16 bytes naming the object and its
+ * owner (the rank that submitted the task or called rmpi_put). A value type:
+ * copy it freely. Each ref returned by rmpi_submit/rmpi_put carries one
+ * *handle*; rmpi_ref_free() drops it. A ref copied into a value and sent to
+ * another rank is not counted there until that rank calls rmpi_ref_retain().
+ */
+typedef struct rmpi_ref {
+    uint8_t id[16];
+} rmpi_ref_t;
+
+/** Element types of array descriptors. */
+typedef enum rmpi_dtype {
+    RMPI_DTYPE_BYTES = 0,
+    RMPI_DTYPE_INT8,
+    RMPI_DTYPE_UINT8,
+    RMPI_DTYPE_INT16,
+    RMPI_DTYPE_UINT16,
+    RMPI_DTYPE_INT32,
+    RMPI_DTYPE_UINT32,
+    RMPI_DTYPE_INT64,
+    RMPI_DTYPE_UINT64,
+    RMPI_DTYPE_FLOAT16,
+    RMPI_DTYPE_FLOAT32,
+    RMPI_DTYPE_FLOAT64,
+    RMPI_DTYPE_LAST
+} rmpi_dtype_t;
+
+#define RMPI_ARRAY_MAX_DIMS 8
+
+/** Optional description of a value as a dense row-major array. */
+typedef struct rmpi_array_desc {
+    uint8_t  dtype; /**< rmpi_dtype_t */
+    uint8_t  ndim;  /**< 0..RMPI_ARRAY_MAX_DIMS */
+    uint64_t shape[RMPI_ARRAY_MAX_DIMS];
+} rmpi_array_desc_t;
+
+/** A named amount of a resource ("CPU", "GPU", "memory" or a custom name). */
+typedef struct rmpi_resource {
+    const char *name;
+    double      amount;
+} rmpi_resource_t;
+
+/* --- lifecycle ----------------------------------------------------------- */
+
+enum {
+    RMPI_INIT_PARAM_CONFIG = RMPI_BIT(0), /**< config, num_config */
+};
+
+typedef struct rmpi_init_params {
+    uint64_t           field_mask;
+    const char *const *config; /**< "KEY=value" overrides (after the environment) */
+    size_t             num_config;
+} rmpi_init_params_t;
+
+/**
+ * Start the runtime on every rank (collective). Initializes MPI
+ * (MPI_THREAD_MULTIPLE) unless the program did, wires up the transport,
+ * creates the object store, and checks that every rank registered the same
+ * functions (RMPI_ERR_MISMATCH names the first difference).
+ *
+ * On rank 0 (the driver) it returns RMPI_OK. On every other rank it serves
+ * tasks until the driver calls rmpi_shutdown(), then finalizes and exits the
+ * process with status 0 — it does not return (except with an error, before
+ * serving). @a argc, @a argv and @a params may be NULL.
+ */
+RMPI_API rmpi_status_t rmpi_init(int *argc, char ***argv, const rmpi_init_params_t *params);
+
+/**
+ * On the driver: stop every rank (queued tasks are dropped, running ones get
+ * RAYMPI_RT_SHUTDOWN_GRACE seconds), write the timeline, tear down, finalize MPI
+ * if rmpi_init initialized it. After it, rmpi_is_initialized() is 0.
+ */
+RMPI_API rmpi_status_t rmpi_shutdown(void);
+
+RMPI_API int rmpi_is_initialized(void);
+/** This rank, the number of ranks, this rank's logical node and the node count (-1 before init). */
+RMPI_API int rmpi_rank(void);
+RMPI_API int rmpi_size(void);
+RMPI_API int rmpi_node(void);
+RMPI_API int rmpi_num_nodes(void);
+
+#define RMPI_MAX_CUSTOM_RESOURCES 16
+#define RMPI_RESOURCE_NAME_MAX 32
+
+/** Resources of the whole job, or what is free now. */
+typedef struct rmpi_resources {
+    double   cpus;
+    double   gpus;
+    uint64_t memory; /**< bytes of object store */
+    size_t   num_custom;
+    struct {
+        char   name[RMPI_RESOURCE_NAME_MAX];
+        double amount;
+    } custom[RMPI_MAX_CUSTOM_RESOURCES];
+} rmpi_resources_t;
+
+/** Total resources of all live ranks (from wire-up). */
+RMPI_API rmpi_status_t rmpi_cluster_resources(rmpi_resources_t *res_p);
+/** The job's resources with CPUs as free now (asks every rank: a round trip each, in parallel). */
+RMPI_API rmpi_status_t rmpi_available_resources(rmpi_resources_t *res_p);
+
+/* --- remote functions ---------------------------------------------------- */
+
+typedef struct rmpi_task_ctx *rmpi_task_ctx_h;
+
+/**
+ * A resolved argument: a read-only view valid while the task runs, zero-copy
+ * when the value is in the object store (64-byte aligned there; values that
+ * came inline in the task message are 8-byte aligned).
+ */
+typedef struct rmpi_arg {
+    const void              *data;
+    size_t                   size;
+    const rmpi_array_desc_t *array; /**< NULL unless the value was described as an array */
+} rmpi_arg_t;
+
+/**
+ * A remote function. It produces its returns with rmpi_return*() and
+ * returns RMPI_OK, or fails: any other status (message with
+ * rmpi_task_error()) makes every return an error object.
+ */
+typedef rmpi_status_t (*rmpi_task_fn_t)(rmpi_task_ctx_h ctx, const rmpi_arg_t *args, size_t nargs);
+
+/**
+ * Register @a fn under @a name (at most 63 bytes). Every rank must register
+ * the same names in the same order before rmpi_init; RMPI_REMOTE does it from
+ * a constructor, which guarantees that for one binary.
+ * RMPI_ERR_EXISTS for a name taken, RMPI_ERR_NOT_READY after rmpi_init.
+ */
+RMPI_API rmpi_status_t rmpi_register_function(const char *name, rmpi_task_fn_t fn);
+
+/** Define and register a remote function: RMPI_REMOTE(f) { ... use ctx, args, nargs ... } */
+#define RMPI_REMOTE(_fn)                                                                 \
+    static rmpi_status_t _fn(rmpi_task_ctx_h ctx, const rmpi_arg_t *args, size_t nargs); \
+    static void __attribute__((constructor)) rmpi_register_##_fn(void)                   \
+    {                                                                                    \
+        (void)rmpi_register_function(#_fn, _fn);                                         \
+    }                                                                                    \
+    static rmpi_status_t _fn(rmpi_task_ctx_h ctx, const rmpi_arg_t *args, size_t nargs)
+
+/** Return @a index of the running task: a copy of @a size bytes. */
+RMPI_API rmpi_status_t rmpi_return(rmpi_task_ctx_h ctx, size_t index, const void *data,
+                                   size_t size);
+/**
+ * Return @a index by filling a buffer the runtime allocates (in the object
+ * store when large: zero-copy output). The buffer is the task's until it
+ * returns; @a array (may be NULL) describes it.
+ */
+RMPI_API rmpi_status_t rmpi_return_alloc(rmpi_task_ctx_h ctx, size_t index, size_t size,
+                                         const rmpi_array_desc_t *array, void **buf_p);
+/** Set the message of the task's failure (printf format; truncated at 1 KiB). */
+RMPI_API void rmpi_task_error(rmpi_task_ctx_h ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/** Number of returns the caller asked for. */
+RMPI_API size_t rmpi_task_num_returns(rmpi_task_ctx_h ctx);
+/** Whether the task was asked to stop (rmpi_cancel); long tasks should poll it. */
+RMPI_API int rmpi_task_canceled(rmpi_task_ctx_h ctx);
+/**
+ * Index (among the rank's visible devices) of the GPU given to the running
+ * task, which asked for num_gpus > 0; -1 for a task without a GPU. A task
+ * with a share (< 1) shares the device with other tasks; with n >= 1 it has
+ * devices rmpi_task_gpu() to rmpi_task_gpu() + n - 1 to itself.
+ */
+RMPI_API int rmpi_task_gpu(rmpi_task_ctx_h ctx);
+/**
+ * A CUDA stream (a CUstream) of the task's GPU, taken from the rank's pool on
+ * first call. The device's primary context is current on the task's thread
+ * for the whole task. The runtime synchronizes the stream after the task
+ * returns and before its returns are sealed, so kernels queued on it have
+ * finished when a consumer sees the result. RMPI_ERR_NO_DEVICE for a task
+ * without a GPU.
+ */
+RMPI_API rmpi_status_t rmpi_task_stream(rmpi_task_ctx_h ctx, void **stream_p);
+
+/* --- submission ---------------------------------------------------------- */
+
+typedef enum rmpi_arg_kind {
+    RMPI_ARG_VALUE = 0, /**< bytes copied at submission */
+    RMPI_ARG_REF   = 1, /**< an object: resolved to its value before the task runs */
+} rmpi_arg_kind_t;
+
+/**
+ * An argument as the caller passes it. Only top-level refs are resolved (as in
+ * Ray); refs copied inside a value's bytes reach the task as bytes.
+ */
+typedef struct rmpi_task_arg {
+    rmpi_arg_kind_t          kind;
+    const void              *data;  /**< VALUE */
+    size_t                   size;  /**< VALUE */
+    const rmpi_array_desc_t *array; /**< VALUE, optional */
+    rmpi_ref_t               ref;   /**< REF */
+} rmpi_task_arg_t;
+
+static inline rmpi_task_arg_t rmpi_arg_value(const void *data, size_t size)
+{
+    rmpi_task_arg_t arg = {RMPI_ARG_VALUE, data, size, NULL, {{0}}};
+    return arg;
+}
+
+static inline rmpi_task_arg_t rmpi_arg_ref(rmpi_ref_t ref)
+{
+    rmpi_task_arg_t arg = {RMPI_ARG_REF, NULL, 0, NULL, ref};
+    return arg;
+}
+
+typedef enum rmpi_sched_strategy {
+    RMPI_SCHED_DEFAULT       = 0, /**< locality, then load (power of two choices) */
+    RMPI_SCHED_SPREAD        = 1, /**< round robin over the feasible ranks */
+    RMPI_SCHED_NODE_AFFINITY = 2, /**< on affinity_node (soft: elsewhere if infeasible there) */
+    RMPI_SCHED_RANK_AFFINITY = 3, /**< on affinity_rank (soft: elsewhere if infeasible there) */
+} rmpi_sched_strategy_t;
+
+enum {
+    RMPI_TASK_OPT_NUM_CPUS         = RMPI_BIT(0),
+    RMPI_TASK_OPT_NUM_GPUS         = RMPI_BIT(1),
+    RMPI_TASK_OPT_MEMORY           = RMPI_BIT(2),
+    RMPI_TASK_OPT_RESOURCES        = RMPI_BIT(3),
+    RMPI_TASK_OPT_NUM_RETURNS      = RMPI_BIT(4),
+    RMPI_TASK_OPT_MAX_RETRIES      = RMPI_BIT(5),
+    RMPI_TASK_OPT_RETRY_EXCEPTIONS = RMPI_BIT(6),
+    RMPI_TASK_OPT_STRATEGY         = RMPI_BIT(7), /**< strategy, affinity_*, soft */
+    RMPI_TASK_OPT_NAME             = RMPI_BIT(8),
+    RMPI_TASK_OPT_LAST             = RMPI_BIT(9),
+};
+
+#define RMPI_MAX_RETURNS 64
+
+typedef struct rmpi_task_options {
+    uint64_t               field_mask;
+    double                 num_cpus;  /**< default 1 (0 allowed) */
+    double                 num_gpus;  /**< default 0; fractions allowed */
+    uint64_t               memory;    /**< bytes of object store; default 0 */
+    const rmpi_resource_t *resources; /**< custom resources */
+    size_t                 num_resources;
+    unsigned               num_returns;      /**< default 1, at most RMPI_MAX_RETURNS */
+    int                    max_retries;      /**< on rank death; default 3; -1 = forever */
+    int                    retry_exceptions; /**< also retry application errors; default 0 */
+    rmpi_sched_strategy_t  strategy;
+    int                    affinity_node;
+    int                    affinity_rank;
+    int                    soft; /**< affinity may fall back */
+    const char            *name; /**< for logs and the timeline; default fn name */
+} rmpi_task_options_t;
+
+/**
+ * Submit a call of the function registered as @a fn with @a nargs arguments.
+ * Writes num_returns refs (each with one handle) to @a returns. Returns at
+ * once; the task runs on the rank the scheduler picks once its ref arguments
+ * are ready. RMPI_ERR_NOT_FOUND for an unregistered name,
+ * RMPI_ERR_INFEASIBLE (with a log line naming the resource) when no rank
+ * could ever run it, RMPI_ERR_INVALID_ARG for unknown option bits, negative
+ * resources or a freed ref.
+ */
+RMPI_API rmpi_status_t rmpi_submit(const char *fn, const rmpi_task_arg_t *args, size_t nargs,
+                                   const rmpi_task_options_t *opts, rmpi_ref_t *returns);
+
+/* --- objects and futures ------------------------------------------------- */
+
+/**
+ * An object as rmpi_get() returns it: a read-only view (zero-copy when the
+ * object is in this node's shared memory), valid until rmpi_object_release().
+ * For a failed task, status is its error and error its message chain.
+ */
+typedef struct rmpi_object {
+    const void              *data;
+    size_t                   size;
+    const rmpi_array_desc_t *array;
+    rmpi_status_t            status; /**< RMPI_OK, or why the value is missing */
+    const char              *error;  /**< "" or the error message ("caused by: ..." chained) */
+    void                    *priv_;
+} rmpi_object_t;
+
+/**
+ * Wait up to @a timeout seconds (< 0: forever) for @a n objects and map them
+ * into @a objs. RMPI_ERR_TIMEOUT (nothing written) if they are not all ready
+ * in time. Otherwise every objs[i] is written and must be released, and the
+ * result is RMPI_OK or the status of the first failed object (e.g.
+ * RMPI_ERR_TASK_FAILED, RMPI_ERR_OWNER_DIED). A task calling rmpi_get gives
+ * its CPU back while it waits.
+ */
+RMPI_API rmpi_status_t rmpi_get(const rmpi_ref_t *refs, size_t n, double timeout,
+                                rmpi_object_t *objs);
+RMPI_API void          rmpi_object_release(rmpi_object_t *obj);
+
+enum {
+    RMPI_WAIT_FETCH_LOCAL = RMPI_BIT(0), /**< ready means present on this node (pulls it) */
+};
+
+/**
+ * Wait until @a num_returns of the @a n refs are ready (or failed), or
+ * @a timeout passes (then fewer are; not an error). ready[i] is set to 1 for
+ * each ready ref, 0 otherwise; *num_ready_p to their count.
+ */
+RMPI_API rmpi_status_t rmpi_wait(const rmpi_ref_t *refs, size_t n, size_t num_returns,
+                                 double timeout, uint64_t flags, uint8_t *ready,
+                                 size_t *num_ready_p);
+
+/** Store a copy of @a size bytes (@a array may be NULL) and return a ref to it. */
+RMPI_API rmpi_status_t rmpi_put(const void *data, size_t size, const rmpi_array_desc_t *array,
+                                rmpi_ref_t *ref_p);
+
+enum {
+    RMPI_CANCEL_FORCE = RMPI_BIT(0), /**< also stop a running task: see rmpi_cancel */
+};
+
+/**
+ * Cancel the task producing @a ref. A queued task is removed and its
+ * returns fail with RMPI_ERR_CANCELED. A running task is asked to stop
+ * (rmpi_task_canceled() turns true); it is never killed in the middle of
+ * user code, but with RMPI_CANCEL_FORCE its returns fail with
+ * RMPI_ERR_CANCELED at once and whatever it returns later is dropped.
+ * RMPI_ERR_INVALID_ARG for a ref this rank does not own (a put or a borrowed ref).
+ */
+RMPI_API rmpi_status_t rmpi_cancel(rmpi_ref_t ref, uint64_t flags);
+
+/** Drop the handle of @a ref; the object is freed everywhere when no one holds it. */
+RMPI_API rmpi_status_t rmpi_ref_free(rmpi_ref_t ref);
+/** Take one more handle of @a ref (on another rank: become a borrower). */
+RMPI_API rmpi_status_t rmpi_ref_retain(rmpi_ref_t ref);
+/** Owner rank of @a ref. */
+RMPI_API int rmpi_ref_owner(rmpi_ref_t ref);
+/** 32 hex digits and a NUL into @a buf (33 bytes). */
+RMPI_API void rmpi_ref_format(rmpi_ref_t ref, char *buf);
+
+/* --- introspection ------------------------------------------------------- */
+
+/** Counters of this rank (for leak checks, `ray-mpi status` and metrics). */
+typedef struct rmpi_runtime_stats {
+    uint64_t owned_objects;    /**< entries in this rank's owner table */
+    uint64_t borrowed_objects; /**< refs of other owners this rank holds */
+    uint64_t pending_tasks;    /**< submitted by this rank, not finished */
+    uint64_t queued_tasks;     /**< waiting for a slot on this rank */
+    uint64_t running_tasks;    /**< executing on this rank */
+    uint64_t tasks_submitted;  /**< ever, by this rank */
+    uint64_t tasks_executed;   /**< ever, on this rank */
+    uint64_t tasks_stolen;     /**< ever, taken by this rank from others */
+    uint64_t store_objects;    /**< objects in this rank's store */
+    uint64_t store_bytes;      /**< bytes allocated in this rank's store */
+} rmpi_runtime_stats_t;
+
+RMPI_API rmpi_status_t rmpi_runtime_stats(rmpi_runtime_stats_t *stats_p);
+
 #ifdef __cplusplus
 }
 #endif

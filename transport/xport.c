@@ -285,6 +285,11 @@ bool xport_peer_dead(xport_ctx_h ctx, int rank)
     return rank >= 0 && rank < ctx->size && xport_is_dead(ctx, rank);
 }
 
+size_t xport_eager_max(xport_ctx_h ctx)
+{
+    return ctx->cfg.eager_max;
+}
+
 void xport_stats(xport_ctx_h ctx, xport_stats_t *stats)
 {
     memset(stats, 0, sizeof(*stats));

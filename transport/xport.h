@@ -145,6 +145,8 @@ int xport_num_nodes(xport_ctx_h ctx);
 /** Whether @a rank is known dead. */
 bool xport_peer_dead(xport_ctx_h ctx, int rank);
 void xport_stats(xport_ctx_h ctx, xport_stats_t *stats);
+/** Payloads up to this many bytes are copied by xport_am_send (XPORT_EAGER_MAX). */
+size_t xport_eager_max(xport_ctx_h ctx);
 
 /**
  * Install @a cb for @a id (replacing any previous one; NULL removes it). It

@@ -1,0 +1,89 @@
+/*
+ * runtime/task_gpu.c - what a task that asked for GPUs gets: the primary
+ * context of its device current on its thread, and on request a stream of
+ * the rank's pool, synchronized before its returns are sealed.
+ *
+ * The executor chose the device (rt_exec_item_t.gpu_dev); fractional tasks
+ * share it, each with its own stream, so their kernels can overlap.
+ */
+#include "runtime/rt_int.h"
+
+#include "base/log.h"
+#include "gpu/gpu.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct rt_task_gpu {
+    gpu_ctx_saved_t saved;
+    gpu_stream_h    stream; /**< NULL until rmpi_task_stream */
+} rt_task_gpu_t;
+
+rmpi_status_t rt_task_gpu_enter(rt_run_t *run)
+{
+    rmpi_status_t status;
+
+    if (run->item.gpu_dev < 0) {
+        return RMPI_OK;
+    }
+    run->gpu = calloc(1, sizeof(*run->gpu));
+    if (run->gpu == NULL) {
+        return RMPI_ERR_NO_MEMORY;
+    }
+    status = gpu_ctx_push(run->item.gpu_dev, &run->gpu->saved);
+    if (status != RMPI_OK) {
+        snprintf(run->error, sizeof(run->error), "the task's GPU %d could not be made current: %s",
+                 run->item.gpu_dev, rmpi_status_str(status));
+        free(run->gpu);
+        run->gpu = NULL;
+    }
+    return status;
+}
+
+rmpi_status_t rt_task_gpu_leave(rt_run_t *run)
+{
+    rmpi_status_t status = RMPI_OK;
+
+    if (run->gpu == NULL) {
+        return RMPI_OK;
+    }
+    if (run->gpu->stream != NULL) {
+        status = gpu_stream_sync(run->gpu->stream);
+        if (status != RMPI_OK) {
+            snprintf(run->error, sizeof(run->error),
+                     "the task's GPU work failed (stream synchronize): %s",
+                     rmpi_status_str(status));
+        }
+        gpu_stream_put(run->gpu->stream);
+    }
+    (void)gpu_ctx_pop(&run->gpu->saved);
+    free(run->gpu);
+    run->gpu = NULL;
+    return status;
+}
+
+int rmpi_task_gpu(rmpi_task_ctx_h ctx)
+{
+    return ctx != NULL ? ctx->item.gpu_dev : -1;
+}
+
+rmpi_status_t rmpi_task_stream(rmpi_task_ctx_h ctx, void **stream_p)
+{
+    rmpi_status_t status;
+
+    if (ctx == NULL || stream_p == NULL) {
+        return RMPI_ERR_INVALID_ARG;
+    }
+    if (ctx->gpu == NULL) {
+        base_error("rmpi_task_stream: the task did not ask for a GPU (num_gpus)");
+        return RMPI_ERR_NO_DEVICE;
+    }
+    if (ctx->gpu->stream == NULL) {
+        status = gpu_stream_get(ctx->item.gpu_dev, &ctx->gpu->stream);
+        if (status != RMPI_OK) {
+            return status;
+        }
+    }
+    *stream_p = gpu_stream_native(ctx->gpu->stream);
+    return RMPI_OK;
+}
