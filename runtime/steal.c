@@ -41,10 +41,18 @@ static uint64_t rt_steal_random(void)
     return rt_steal_rng;
 }
 
-/* A random live rank other than us: of our node when there is one. */
-static int rt_steal_victim(void)
+/*
+ * The victim of try @a attempt (0, 1, ...) of this idle period: the live ranks
+ * other than us, those of our node first, walked from a random start, so the
+ * tries of one period ask distinct ranks. Every rank asked and found empty
+ * remembers us (see rt_steal_offer), so asking distinct ones matters: a repeat
+ * would leave a rank that gets work later unaware that we are idle.
+ */
+static atomic_uint rt_steal_start;
+
+static int rt_steal_victim(int attempt)
 {
-    int same = 0, any = 0, pick_same, pick_any;
+    int same = 0, any = 0, pick;
 
     for (int r = 0; r < rt.size; ++r) {
         if (r != rt.rank && !rt_cluster_is_dead(rt.cluster, r)) {
@@ -55,30 +63,35 @@ static int rt_steal_victim(void)
     if (any == 0) {
         return -1;
     }
-    pick_same = same > 0 ? (int)(rt_steal_random() % (uint64_t)same) : -1;
-    pick_any  = (int)(rt_steal_random() % (uint64_t)any);
-    for (int r = 0; r < rt.size; ++r) {
-        if (r == rt.rank || rt_cluster_is_dead(rt.cluster, r)) {
-            continue;
-        }
-        if (same > 0 ? (rt.peers[r].node == rt.node && pick_same-- == 0) : pick_any-- == 0) {
-            return r;
+    if (attempt < same) {
+        pick = (int)((rt_steal_start + (unsigned)attempt) % (unsigned)same);
+    } else if (any > same) {
+        pick = same + (int)((rt_steal_start + (unsigned)attempt) % (unsigned)(any - same));
+    } else {
+        pick = (int)((rt_steal_start + (unsigned)attempt) % (unsigned)same);
+    }
+    for (int pass = 0; pass < 2; ++pass) { /* our node's ranks, then the others */
+        for (int r = 0; r < rt.size; ++r) {
+            if (r == rt.rank || rt_cluster_is_dead(rt.cluster, r) ||
+                (rt.peers[r].node == rt.node) != (pass == 0)) {
+                continue;
+            }
+            if (pick-- == 0) {
+                return r;
+            }
         }
     }
     return -1;
 }
 
 /* Ask one more victim; false when there is none or the message cannot go. */
-static bool rt_steal_ask(int avoid)
+static bool rt_steal_ask(int attempt)
 {
     rt_exec_stats_t stats;
     rt_steal_t      msg;
     uint8_t         buf[RT_STEAL_LEN];
-    int             victim = rt_steal_victim();
+    int             victim = rt_steal_victim(attempt);
 
-    if (victim == avoid && rt.size > 2) {
-        victim = rt_steal_victim();
-    }
     rt_exec_stats(rt.exec, &stats);
     msg.free_cpus = stats.free_cpus;
     msg.max_tasks = stats.free_cpus >= 1 ? (uint32_t)stats.free_cpus : 1;
@@ -96,7 +109,8 @@ void rt_steal_on_idle(void *arg, bool idle)
         return;
     }
     atomic_store(&rt_steal_tries, 1);
-    if (!rt_steal_ask(-1)) {
+    rt_steal_start = (unsigned)rt_steal_random();
+    if (!rt_steal_ask(0)) {
         atomic_store(&rt_steal_in_flight, false);
     }
 }
@@ -277,6 +291,7 @@ static void rt_steal_moved(const void *spec, size_t len)
 /* Thief: queue what we got; tell the owners first (so their records follow). */
 void rt_on_steal_reply(int src, const void *data, size_t len)
 {
+    int             attempt;
     rt_steal_iter_t it;
     const void     *spec;
     size_t          spec_len;
@@ -298,7 +313,8 @@ void rt_on_steal_reply(int src, const void *data, size_t len)
         rt_count_bad(src, RT_MSG_STEAL_REPLY, status);
     }
     if (it.left == 0 && rt_steal_reply_begin(data, len, &it) == RMPI_OK && it.left == 0 &&
-        atomic_fetch_add(&rt_steal_tries, 1) < RT_STEAL_TRIES && rt_is_up() && rt_steal_ask(src)) {
+        (attempt = atomic_fetch_add(&rt_steal_tries, 1)) < RT_STEAL_TRIES && rt_is_up() &&
+        rt_steal_ask(attempt)) {
         return; /* empty: try another victim, still in flight */
     }
     atomic_store(&rt_steal_in_flight, false);

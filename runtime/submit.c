@@ -682,6 +682,8 @@ rmpi_status_t rmpi_submit(const char *fn, const rmpi_task_arg_t *args, size_t na
     int           fn_index;
     rmpi_status_t status = rt_submit_check(fn, args, nargs, returns, &fn_index);
     rt_task_t    *task;
+    char          name[RT_NAME_MAX + 1];
+    bool          traced;
 
     if (status != RMPI_OK) {
         return status;
@@ -707,6 +709,11 @@ rmpi_status_t rmpi_submit(const char *fn, const rmpi_task_arg_t *args, size_t na
     task->spec.fn_index = (uint32_t)fn_index;
     task->submit_us     = rt_timeline_enabled() ? rt_timeline_now_us() : 0;
     rt_spec_resources(task);
+    /* Once submitted, another thread may push, finish and free the task: keep what we trace. */
+    traced = task->submit_us != 0;
+    if (traced) {
+        snprintf(name, sizeof(name), "%s", task->name);
+    }
     pthread_mutex_lock(&rt.lock);
     status = rt_submit_locked(task, returns);
     if (status == RMPI_OK) {
@@ -718,8 +725,8 @@ rmpi_status_t rmpi_submit(const char *fn, const rmpi_task_arg_t *args, size_t na
         return status;
     }
     atomic_fetch_add_explicit(&rt.stats.submitted, 1, memory_order_relaxed);
-    if (task->submit_us != 0) {
-        rt_timeline_instant(task->name, "submit", NULL);
+    if (traced) {
+        rt_timeline_instant(name, "submit", NULL);
     }
     rt_push_ready();
     return RMPI_OK;
