@@ -28,6 +28,7 @@
 
 #include <raympi.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -93,5 +94,81 @@ rmpi_status_t slm_hostlist_expand(const char *list, const char *what, char ***ho
 
 /** Free a NULL-terminated array of strings; NULL is allowed. */
 void slm_hosts_free(char **hosts);
+
+/* --- submission and job state (slurm/submit.c) ------------------------------
+ * These talk to slurmctld through libslurm. Each first checks that a slurm.conf
+ * is reachable ($SLURM_CONF, /etc/slurm/slurm.conf, or slurmd's configless
+ * cache /run/slurm/conf/slurm.conf) and returns RMPI_ERR_UNSUPPORTED (logged)
+ * when none is, because slurm_init() would otherwise exit the process. They
+ * are SERIALIZED: libslurm's configuration is process-wide.
+ */
+
+/** What to submit. Zero/NULL fields mean Slurm's default. */
+typedef struct slm_submit_req {
+    const char  *script;         /**< the whole job script (required) */
+    const char  *name;           /**< job name; NULL: "ray-mpi" */
+    const char  *work_dir;       /**< NULL: the current directory */
+    const char  *std_out;        /**< NULL: slurm-%j.out, slurm-%A_%a.out for arrays */
+    const char  *partition;      /**< NULL: the default partition */
+    const char  *array;          /**< array index spec ("0-3", "1,5%2"); NULL: none */
+    uint32_t     nodes;          /**< -N */
+    uint32_t     ntasks;         /**< -n */
+    uint32_t     cpus_per_task;  /**< -c */
+    uint32_t     gpus;           /**< -G: GPUs for the whole job */
+    uint32_t     time_limit_min; /**< -t, in minutes */
+    int          signal;         /**< --signal: signal number; 0: none */
+    uint32_t     signal_time_s;  /**< seconds before the end to send it */
+    bool         signal_batch;   /**< "B:": to the batch shell only */
+    bool         requeue;        /**< --requeue */
+    char *const *envp;           /**< the job's environment; NULL: this process's */
+} slm_submit_req_t;
+
+/** How a job ended (slm_job_wait()). */
+typedef struct slm_job_end {
+    char     state[32]; /**< "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", ... */
+    int      exit_code; /**< the batch script's exit status; 128+N if killed by signal N */
+    uint32_t ntasks;    /**< array tasks seen (1 for a plain job) */
+} slm_job_end_t;
+
+/**
+ * Parse a Slurm time limit ("MM", "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM",
+ * "D-HH:MM:SS", or "infinite") into minutes, rounding seconds up. Returns
+ * RMPI_ERR_INVALID_ARG (not logged: the caller says where it came from).
+ */
+rmpi_status_t slm_time_limit_parse(const char *text, uint32_t *minutes_p);
+
+/**
+ * Parse sbatch's --signal spec "[B:]SIG[@SECONDS]" (SIG a name, with or
+ * without "SIG", or a number; SECONDS 60 when absent). RMPI_ERR_INVALID_ARG.
+ */
+rmpi_status_t slm_signal_parse(const char *text, int *signal_p, uint32_t *seconds_p,
+                               bool *batch_only_p);
+
+/** The slurm.conf libslurm would use, or NULL when none is reachable. */
+const char *slm_conf_path(void);
+
+/**
+ * Submit a batch job with slurm_submit_batch_job(). Returns RMPI_OK and sets
+ * @a job_id_p; RMPI_ERR_INVALID_ARG when Slurm rejects the request (its message
+ * logged); RMPI_ERR_UNSUPPORTED when no slurm.conf is reachable; RMPI_ERR_IO
+ * when slurmctld cannot be reached.
+ */
+rmpi_status_t slm_submit(const slm_submit_req_t *req, uint32_t *job_id_p);
+
+/**
+ * Follow a job (every task of an array) to its end with slurm_load_job(),
+ * polling with a back-off from 50 ms to 2 s. @a timeout_s 0 waits forever.
+ * The exit code reported is the highest over the array's tasks. Returns
+ * RMPI_OK, RMPI_ERR_TIMEOUT, RMPI_ERR_NOT_FOUND (no such job), RMPI_ERR_IO,
+ * RMPI_ERR_UNSUPPORTED as slm_submit().
+ */
+rmpi_status_t slm_job_wait(uint32_t job_id, unsigned timeout_s, slm_job_end_t *end_p);
+
+/**
+ * The state of a job ("RUNNING", ...), its node list and end time, for
+ * `ray-mpi status`. Same errors as slm_job_wait().
+ */
+rmpi_status_t slm_job_state(uint32_t job_id, char *state, size_t state_size, char *nodes,
+                            size_t nodes_size, time_t *end_time_p);
 
 #endif /* SLURM_SLM_H_ */
