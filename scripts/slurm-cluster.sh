@@ -57,6 +57,7 @@ port_free()
 write_conf()
 {
     local dir=$1 host=$2 port=$3 cpus=$4
+    local first_job_id=$(((RANDOM * 32768 + RANDOM) % 50000000 + 1000))
     cat >"$dir/slurm.conf" <<EOF
 $MARKER
 ClusterName=raympi
@@ -91,6 +92,9 @@ MailProg=/bin/true
 InactiveLimit=0
 KillWait=5
 MinJobAge=300
+# Job IDs name run directories and shm arenas; a random first ID keeps two
+# private clusters on one machine (parallel test runs) from reusing them.
+FirstJobId=$first_job_id
 SlurmctldTimeout=30
 SlurmdTimeout=30
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus Sockets=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=4000 State=UNKNOWN
