@@ -34,6 +34,9 @@ int cli_run_main(int argc, char **argv);
 /** `ray-mpi submit [OPTIONS] PROGRAM ARGS`: submit through libslurm (cli/submit.c). */
 int cli_submit_main(int argc, char **argv);
 
+/** `ray-mpi status [JOBID]`: the Slurm job's state through libslurm (cli/status.c). */
+int cli_status_main(int argc, char **argv);
+
 /** `ray-mpi info [-c] [--help-keys]`. */
 int cli_info_main(int argc, char **argv);
 

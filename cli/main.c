@@ -20,7 +20,6 @@ typedef struct cli_command {
     int (*main)(int argc, char **argv); /* argv[0] is the command name */
 } cli_command_t;
 
-static int cli_status_main(int argc, char **argv);
 static int cli_bench_main(int argc, char **argv);
 
 static const cli_command_t cli_commands[] = {
@@ -28,7 +27,8 @@ static const cli_command_t cli_commands[] = {
     {"info", "print version, build configuration, job id and run dir; -c: config keys",
      cli_info_main},
     {"bench", "run benchmarks and compare them with measured physical limits", cli_bench_main},
-    {"status", "show the state of a running job (not implemented yet)", cli_status_main},
+    {"status", "show the Slurm job (SLURM_JOB_ID or JOBID): this task, state, nodes",
+     cli_status_main},
     {"submit", "write a Slurm job script from a template and submit it; --wait follows it",
      cli_submit_main},
 };
@@ -111,22 +111,6 @@ static int cli_help_main(int argc, char **argv)
 static int cli_bench_main(int argc, char **argv)
 {
     return bench_main(argc, argv);
-}
-
-/* status says plainly that it does not exist yet, rather than fake output. */
-static int cli_not_implemented(int argc, char **argv, const char *needs)
-{
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("ray-mpi %s: not implemented yet: needs %s\n", argv[0], needs);
-        return 0;
-    }
-    fprintf(stderr, "ray-mpi %s: not implemented yet: needs %s\n", argv[0], needs);
-    return CLI_EXIT_USAGE;
-}
-
-static int cli_status_main(int argc, char **argv)
-{
-    return cli_not_implemented(argc, argv, "the runtime (issue 5)");
 }
 
 int main(int argc, char **argv)

@@ -120,6 +120,22 @@ WRAP
     ! ls /dev/shm 2>/dev/null | grep -Eq -- "^raympi-($id1|$id2)\\.0-[0-9]+\$"
 }
 
+# `ray-mpi status` inside a step sees its task and the RUNNING job; afterwards,
+# `ray-mpi status JOBID` sees it COMPLETED.
+status_in_job()
+{
+    slurm_run timeout 120 "$RAY_MPI" submit --wait -n 2 "$RAY_MPI" status
+    ((rc == 0)) || return 1
+    local id out
+    id=$(job_id)
+    out=$slurm_work/slurm-$id.out
+    grep -qx "job        $id" "$out" && grep -qx 'state      RUNNING' "$out" &&
+        grep -qx 'this task  step 0, rank 1, local rank 1, node 0' "$out" &&
+        grep -qx "nodes      1: $(hostname -s)" "$out" || return 1
+    slurm_run "$RAY_MPI" status "$id"
+    ((rc == 0)) && grep -qx 'state      COMPLETED' "$slurm_out"
+}
+
 slurm_check "submit --dry-run prints the job script" dry_run_content
 slurm_check "submit -n 0 is refused" refused -n 0 /bin/true
 slurm_check "submit -t 1:2:3:4 is refused" refused -t 1:2:3:4 /bin/true
@@ -130,5 +146,6 @@ slurm_check "submit --wait: a pi job completes with exit code 0" wait_pi
 slurm_check "submit --wait: the job's exit code 3 comes back" wait_exit_code
 slurm_check "submit: a job Slurm rejects shows Slurm's reason" rejected_by_slurm
 slurm_check "submit --wait --array: every task runs, highest exit code" array_job
+slurm_check "status inside a job, and of a finished job" status_in_job
 slurm_check "two jobs at once keep their run dirs and arenas apart" two_jobs_at_once
 slurm_finish
