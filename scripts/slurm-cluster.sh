@@ -17,7 +17,8 @@
 #   status DIR  exit 0 and print the node state when both daemons run, else 1.
 #
 # Ports: RAYMPI_SLURM_PORT (slurmctld; slurmd uses PORT+1). By default a free pair
-# is picked from 16817 upwards, so two clusters (or a system Slurm) do not clash.
+# is picked from a random point in 16818-18816 upwards, so two clusters (or a
+# system Slurm on 6817/6818) do not clash.
 # Exit status: 0 ok, 1 failure (with a message on stderr), 2 usage,
 # 3 Slurm is not installed (tests turn that into a skip).
 set -uo pipefail
@@ -132,7 +133,9 @@ cmd_start()
     [[ $cpus =~ ^[1-9][0-9]*$ ]] || die "RAYMPI_SLURM_CPUS='$cpus' is not a positive number"
     port=${RAYMPI_SLURM_PORT:-}
     if [[ -z $port ]]; then
-        for ((port = 16817; port < 17817; port += 2)); do
+        # from a random even offset, so clusters started at once rarely race for a port
+        local first=$((16818 + 2 * (RANDOM % 500)))
+        for ((port = first; port < first + 1000; port += 2)); do
             port_free "$port" && port_free $((port + 1)) && break
         done
     fi
