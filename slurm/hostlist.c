@@ -8,10 +8,10 @@
  *
  *   list  := item ("," item)*
  *   item  := (chars | "[" range ("," range)* "]")+
- *   range := digits ("-" digits)?
+ *   range := digits ("-" digits)?     (low <= high, at most 9 digits)
  *   chars := [A-Za-z0-9._-]+
  *
- * Range order, zero padding and the size of a range are then libslurm's job.
+ * and at most SLM_HOSTLIST_MAX names in all. Zero padding is then libslurm's job.
  */
 #include "slurm/slm.h"
 
@@ -32,29 +32,57 @@ static bool slm_is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* Check one bracket "[...]" starting at *pos (which points at '['); advance past it. */
-static bool slm_bracket_valid(const char *list, size_t *pos)
+/* A run of at most 9 digits at list[*pos] (so it fits): its value; advance past it. */
+static bool slm_parse_index(const char *list, size_t *pos, unsigned long *value_p)
 {
-    size_t i = *pos + 1;
+    unsigned long v = 0;
+    size_t        i = *pos;
 
-    for (;;) {
-        if (!slm_is_digit(list[i])) {
+    while (slm_is_digit(list[i])) {
+        if (i - *pos == 9) {
             return false;
         }
-        while (slm_is_digit(list[i])) {
-            i++;
+        v = v * 10 + (unsigned long)(list[i] - '0');
+        i++;
+    }
+    if (i == *pos) {
+        return false;
+    }
+    *pos     = i;
+    *value_p = v;
+    return true;
+}
+
+/*
+ * Check one bracket "[...]" starting at *pos (which points at '['); advance
+ * past it and return how many names it stands for in *count_p.
+ */
+static bool slm_bracket_valid(const char *list, size_t *pos, unsigned long *count_p)
+{
+    unsigned long count = 0;
+    unsigned long lo;
+    unsigned long hi;
+    size_t        i = *pos + 1;
+
+    for (;;) {
+        if (!slm_parse_index(list, &i, &lo)) {
+            return false;
         }
+        hi = lo;
         if (list[i] == '-') {
             i++;
-            if (!slm_is_digit(list[i])) {
+            /* a reversed range is an error here, as in libslurm */
+            if (!slm_parse_index(list, &i, &hi) || hi < lo) {
                 return false;
             }
-            while (slm_is_digit(list[i])) {
-                i++;
-            }
+        }
+        count += hi - lo + 1;
+        if (count > SLM_HOSTLIST_MAX) {
+            return false;
         }
         if (list[i] == ']') {
-            *pos = i + 1;
+            *pos     = i + 1;
+            *count_p = count;
             return true;
         }
         if (list[i] != ',') {
@@ -64,30 +92,41 @@ static bool slm_bracket_valid(const char *list, size_t *pos)
     }
 }
 
+/*
+ * The whole grammar, and at most SLM_HOSTLIST_MAX names in all, so that
+ * libslurm only ever sees lists it expands without complaint (its error paths
+ * print to stderr and leak).
+ */
 static bool slm_hostlist_valid(const char *list)
 {
-    size_t i         = 0;
-    size_t item_size = 0;
+    unsigned long total     = 0;
+    unsigned long item      = 1; /* names the current item stands for */
+    size_t        i         = 0;
+    size_t        item_size = 0;
+    unsigned long count;
 
-    if (list[0] == '\0') {
-        return false;
-    }
     while (list[i] != '\0') {
         if (list[i] == ',') {
             if (item_size == 0) {
                 return false;
             }
+            total += item;
+            item      = 1;
             item_size = 0;
             i++;
         } else if (list[i] == '[') {
-            if (!slm_bracket_valid(list, &i)) {
+            if (!slm_bracket_valid(list, &i, &count)) {
                 return false;
             }
+            item *= count;
             item_size++;
         } else if (slm_is_name_char(list[i])) {
             item_size++;
             i++;
         } else {
+            return false;
+        }
+        if (item > SLM_HOSTLIST_MAX || total + item > SLM_HOSTLIST_MAX) {
             return false;
         }
     }
@@ -118,13 +157,13 @@ rmpi_status_t slm_hostlist_expand(const char *list, const char *what, char ***ho
         return RMPI_ERR_INVALID_ARG;
     }
     if (!slm_hostlist_valid(list)) {
-        base_error("%s='%s' is not a valid host list", what, list);
+        base_error("%s='%s' is not a valid host list of at most %d hosts", what, list,
+                   SLM_HOSTLIST_MAX);
         return RMPI_ERR_CONFIG;
     }
-    /* NULL for a bad range ("n[3-1]") or one that is too large; libslurm logs why */
     hl = slurm_hostlist_create(list);
     if (hl == NULL) {
-        base_error("%s='%s' is not a valid host list (reversed or too large range)", what, list);
+        base_error("%s='%s' is a host list libslurm refuses", what, list);
         return RMPI_ERR_CONFIG;
     }
     count = slurm_hostlist_count(hl);

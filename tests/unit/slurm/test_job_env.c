@@ -165,35 +165,38 @@ static void expect_refused(const char *var)
 static void test_malformed(void **state)
 {
     static const char *bad[] = {
-        "SLURM_JOB_ID=",                  /* empty */
-        "SLURM_JOB_ID=0",                 /* job IDs start at 1 */
-        "SLURM_JOB_ID=12x",               /* trailing garbage */
-        "SLURM_JOB_ID=-3",                /* sign */
-        "SLURM_JOB_ID= 12",               /* space */
-        "SLURM_JOB_ID=4294967295",        /* SLM_UNSET is not a value */
-        "SLURM_JOB_ID=99999999999999",    /* overflow */
-        "SLURM_STEP_ID=batch",            /* words */
-        "SLURM_PROCID=4",                 /* not below SLURM_NTASKS=4 */
-        "SLURM_LOCALID=9",                /* not below SLURM_NTASKS=4 */
-        "SLURM_NODEID=2",                 /* only 2 nodes in the list */
-        "SLURM_NTASKS=0",                 /* at least one task */
-        "SLURM_CPUS_PER_TASK=0",          /* at least one CPU */
-        "SLURM_CPUS_PER_TASK=1.5",        /* not an integer */
-        "SLURM_GPUS_ON_NODE=two",         /* not a number */
-        "CUDA_VISIBLE_DEVICES=0,,1",      /* empty entry */
-        "CUDA_VISIBLE_DEVICES=0;1",       /* bad separator */
-        "SLURM_JOB_END_TIME=soon",        /* not a time */
-        "SLURM_RESTART_COUNT=-1",         /* sign */
-        "SLURM_ARRAY_TASK_ID=0x1",        /* hex */
-        "SLURM_JOB_NODELIST=node[1-",     /* libslurm alone would give "node]" */
-        "SLURM_JOB_NODELIST=node[3-1]",   /* reversed range */
-        "SLURM_JOB_NODELIST=",            /* empty */
-        "SLURM_JOB_NODELIST=a,,b",        /* empty item */
-        "SLURM_JOB_NODELIST=n[1-2]]",     /* unbalanced */
-        "SLURM_JOB_NODELIST=n[[1-2]]",    /* nested */
-        "SLURM_JOB_NODELIST=n[a-b]",      /* letters in a range */
-        "SLURM_JOB_NODELIST=a b",         /* space */
-        "SLURM_JOB_NODELIST=n[0-999999]", /* more than SLM_HOSTLIST_MAX hosts */
+        "SLURM_JOB_ID=",                       /* empty */
+        "SLURM_JOB_ID=0",                      /* job IDs start at 1 */
+        "SLURM_JOB_ID=12x",                    /* trailing garbage */
+        "SLURM_JOB_ID=-3",                     /* sign */
+        "SLURM_JOB_ID= 12",                    /* space */
+        "SLURM_JOB_ID=4294967295",             /* SLM_UNSET is not a value */
+        "SLURM_JOB_ID=99999999999999",         /* overflow */
+        "SLURM_STEP_ID=batch",                 /* words */
+        "SLURM_PROCID=4",                      /* not below SLURM_NTASKS=4 */
+        "SLURM_LOCALID=9",                     /* not below SLURM_NTASKS=4 */
+        "SLURM_NODEID=2",                      /* only 2 nodes in the list */
+        "SLURM_NTASKS=0",                      /* at least one task */
+        "SLURM_CPUS_PER_TASK=0",               /* at least one CPU */
+        "SLURM_CPUS_PER_TASK=1.5",             /* not an integer */
+        "SLURM_GPUS_ON_NODE=two",              /* not a number */
+        "CUDA_VISIBLE_DEVICES=0,,1",           /* empty entry */
+        "CUDA_VISIBLE_DEVICES=0;1",            /* bad separator */
+        "SLURM_JOB_END_TIME=soon",             /* not a time */
+        "SLURM_RESTART_COUNT=-1",              /* sign */
+        "SLURM_ARRAY_TASK_ID=0x1",             /* hex */
+        "SLURM_JOB_NODELIST=node[1-",          /* libslurm alone would give "node]" */
+        "SLURM_JOB_NODELIST=node[3-1]",        /* reversed range */
+        "SLURM_JOB_NODELIST=",                 /* empty */
+        "SLURM_JOB_NODELIST=a,,b",             /* empty item */
+        "SLURM_JOB_NODELIST=n[1-2]]",          /* unbalanced */
+        "SLURM_JOB_NODELIST=n[[1-2]]",         /* nested */
+        "SLURM_JOB_NODELIST=n[a-b]",           /* letters in a range */
+        "SLURM_JOB_NODELIST=a b",              /* space */
+        "SLURM_JOB_NODELIST=n[0-999999]",      /* more than SLM_HOSTLIST_MAX hosts */
+        "SLURM_JOB_NODELIST=a[1-300]b[1-300]", /* so is a product of ranges */
+        "SLURM_JOB_NODELIST=n[1-65536],m",     /* and a sum */
+        "SLURM_JOB_NODELIST=n[1234567890]",    /* an index of 10 digits */
     };
 
     (void)state;
@@ -221,6 +224,11 @@ static void test_hostlist(void **state)
     assert_null(hosts[8]);
     slm_hosts_free(hosts);
     slm_hosts_free(NULL);
+    /* exactly SLM_HOSTLIST_MAX names is allowed */
+    assert_int_equal(slm_hostlist_expand("n[1-65536]", "test", &hosts, &n), RMPI_OK);
+    assert_int_equal(n, SLM_HOSTLIST_MAX);
+    assert_string_equal(hosts[SLM_HOSTLIST_MAX - 1], "n65536");
+    slm_hosts_free(hosts);
     assert_int_equal(slm_hostlist_expand(NULL, "test", &hosts, &n), RMPI_ERR_INVALID_ARG);
 }
 
