@@ -31,6 +31,12 @@ int cli_option_error(const char *cmd, int c, char **argv);
 /** `ray-mpi [run] [-n N] [--config FILE] [--] PROGRAM ARGS`: execs, returns only on error. */
 int cli_run_main(int argc, char **argv);
 
+/** `ray-mpi submit [OPTIONS] PROGRAM ARGS`: submit through libslurm (cli/submit.c). */
+int cli_submit_main(int argc, char **argv);
+
+/** `ray-mpi status [JOBID]`: the Slurm job's state through libslurm (cli/status.c). */
+int cli_status_main(int argc, char **argv);
+
 /** `ray-mpi info [-c] [--help-keys]`. */
 int cli_info_main(int argc, char **argv);
 

@@ -20,8 +20,6 @@ typedef struct cli_command {
     int (*main)(int argc, char **argv); /* argv[0] is the command name */
 } cli_command_t;
 
-static int cli_status_main(int argc, char **argv);
-static int cli_submit_main(int argc, char **argv);
 static int cli_bench_main(int argc, char **argv);
 
 static const cli_command_t cli_commands[] = {
@@ -29,8 +27,10 @@ static const cli_command_t cli_commands[] = {
     {"info", "print version, build configuration, job id and run dir; -c: config keys",
      cli_info_main},
     {"bench", "run benchmarks and compare them with measured physical limits", cli_bench_main},
-    {"status", "show the state of a running job (not implemented yet)", cli_status_main},
-    {"submit", "write and submit a Slurm job script (not implemented yet)", cli_submit_main},
+    {"status", "show the Slurm job (SLURM_JOB_ID or JOBID): this task, state, nodes",
+     cli_status_main},
+    {"submit", "write a Slurm job script from a template and submit it; --wait follows it",
+     cli_submit_main},
 };
 
 #define CLI_NUM_COMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
@@ -61,16 +61,20 @@ int cli_option_error(const char *cmd, int c, char **argv)
 
 static void cli_print_help(FILE *out)
 {
-    fprintf(out, "usage: ray-mpi [run] [-n N] [--config FILE] [--] PROGRAM [ARGS...]\n"
-                 "       ray-mpi info [-c] [--help-keys]\n"
-                 "       ray-mpi bench [NAMES...] [--json] [--list] [--quick] [-r REPS]\n"
-                 "       ray-mpi status | submit\n"
-                 "       ray-mpi help COMMAND | --help | --version\n"
-                 "\n"
-                 "Runs an MPI program with ray-mpi's settings: inside a Slurm step or an mpirun\n"
-                 "job it execs PROGRAM as this rank; elsewhere it starts N local ranks.\n"
-                 "\n"
-                 "commands:\n");
+    fprintf(
+        out,
+        "usage: ray-mpi [run] [-n N] [--config FILE] [--] PROGRAM [ARGS...]\n"
+        "       ray-mpi info [-c] [--help-keys]\n"
+        "       ray-mpi bench [NAMES...] [--json] [--list] [--quick] [-r REPS]\n"
+        "       ray-mpi submit [-N N] [-n N] [-c N] [-G N] [-t TIME] [-p PART] [--array SPEC]\n"
+        "                      [--signal SPEC] [--requeue] [--wait] [--dry-run] PROGRAM [ARGS...]\n"
+        "       ray-mpi status\n"
+        "       ray-mpi help COMMAND | --help | --version\n"
+        "\n"
+        "Runs an MPI program with ray-mpi's settings: inside a Slurm step or an mpirun\n"
+        "job it execs PROGRAM as this rank; elsewhere it starts N local ranks.\n"
+        "\n"
+        "commands:\n");
     for (size_t i = 0; i < CLI_NUM_COMMANDS; i++) {
         fprintf(out, "  %-8s %s\n", cli_commands[i].name, cli_commands[i].summary);
     }
@@ -107,27 +111,6 @@ static int cli_help_main(int argc, char **argv)
 static int cli_bench_main(int argc, char **argv)
 {
     return bench_main(argc, argv);
-}
-
-/* status and submit say plainly that they do not exist yet, rather than fake output. */
-static int cli_not_implemented(int argc, char **argv, const char *needs)
-{
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("ray-mpi %s: not implemented yet: needs %s\n", argv[0], needs);
-        return 0;
-    }
-    fprintf(stderr, "ray-mpi %s: not implemented yet: needs %s\n", argv[0], needs);
-    return CLI_EXIT_USAGE;
-}
-
-static int cli_status_main(int argc, char **argv)
-{
-    return cli_not_implemented(argc, argv, "the runtime (issue 5)");
-}
-
-static int cli_submit_main(int argc, char **argv)
-{
-    return cli_not_implemented(argc, argv, "the Slurm layer (issue 7)");
 }
 
 int main(int argc, char **argv)

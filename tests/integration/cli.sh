@@ -133,12 +133,13 @@ missing_config_file()
     is_usage_error "cannot read config file"
 }
 
-status_not_implemented()
+# Outside Slurm: status needs a job, submit a program (tests/slurm/ run them for real).
+status_submit_outside_slurm()
 {
-    run_cmd "$ray_mpi" status
-    [[ $rc -eq 2 ]] && grep -q 'not implemented yet' "$tmp/err" || return 1
+    run_cmd env -u SLURM_JOB_ID -u SLURM_JOBID "$ray_mpi" status
+    [[ $rc -eq 2 ]] && grep -q 'not inside a Slurm job' "$tmp/err" || return 1
     run_cmd "$ray_mpi" submit
-    [[ $rc -eq 2 ]] && grep -q 'not implemented yet' "$tmp/err"
+    is_usage_error "missing PROGRAM"
 }
 
 # Inside a launched job `run` only sets RAYMPI_CONFIG_FILE (absolute) and execs.
@@ -206,7 +207,7 @@ check bad_rank_count "a bad -n exits 2 with a message"
 check missing_program "a missing program exits 2 with a message"
 check not_executable "a file that is not executable exits 2 with a message"
 check missing_config_file "an unreadable --config file exits 2 with a message"
-check status_not_implemented "status and submit say they are not implemented"
+check status_submit_outside_slurm "status outside a job and submit without PROGRAM are usage errors"
 check run_inside_job "inside a job, run execs the program with RAYMPI_CONFIG_FILE"
 check bench_list "bench --list lists the base benchmarks"
 check bench_unknown_name "bench with an unknown name exits 2 listing valid names"

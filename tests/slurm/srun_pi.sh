@@ -1,0 +1,21 @@
+#!/bin/bash
+# srun_pi.sh - ray-mpi as a Slurm job step: `srun ray-mpi examples/pi` on the
+# test cluster gives a right RESULT line, with --mpi=pmix and with the cluster's
+# MpiDefault (pmix); and a plain `srun --mpi=pmix -n 4 examples/pi` (no ray-mpi
+# in front) works too, since the runtime bootstraps from PMIx itself.
+# shellcheck source=tests/slurm/slurm_common.sh
+. "$(dirname "$0")/slurm_common.sh"
+
+srun_pi()
+{
+    local tasks=$1 samples=$2
+    shift 2
+    slurm_run timeout 120 srun "$@" "$EXAMPLES/pi" "$tasks" "$samples"
+    ((rc == 0)) && pi_ok "$(result_line "$slurm_out")" "$tasks" "$samples"
+}
+
+slurm_check "srun -n 4 --mpi=pmix ray-mpi pi" srun_pi 100 10000 -n 4 --mpi=pmix "$RAY_MPI"
+slurm_check "srun -n 2 ray-mpi pi (MpiDefault=pmix)" srun_pi 40 10000 -n 2 "$RAY_MPI"
+slurm_check "srun -n 8 ray-mpi pi, oversubscribed" srun_pi 80 5000 -n 8 "$RAY_MPI"
+slurm_check "srun -n 4 --mpi=pmix pi without ray-mpi" srun_pi 40 10000 -n 4 --mpi=pmix
+slurm_finish
