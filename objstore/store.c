@@ -374,6 +374,11 @@ static bool store_free_each(base_hash_node_t *node, void *arg)
     return true;
 }
 
+const char *store_shm_name(store_h store)
+{
+    return store->arena.name;
+}
+
 void store_destroy(store_h store)
 {
     if (store == NULL) {

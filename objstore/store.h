@@ -110,6 +110,13 @@ rmpi_status_t store_create(const store_params_t *params, store_h *store_p);
 void store_destroy(store_h store);
 
 /**
+ * The arena's shared-memory name ("/raympi-<job id>-<rank>"), valid until
+ * store_destroy. For a signal handler that unlinks it on a fatal signal
+ * (the store itself installs no handler).
+ */
+const char *store_shm_name(store_h store);
+
+/**
  * Create object @a oid of @a size bytes (0 allowed) and return a writable, 64-byte
  * aligned buffer. The object is invisible to store_get until store_seal. May block up
  * to put_timeout for room; RMPI_ERR_STORE_FULL when there is none (immediately when

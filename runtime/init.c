@@ -618,6 +618,7 @@ static rmpi_status_t rt_start_store(void)
     rmpi_status_t  status = store_create(&params, &rt.store);
 
     if (status == RMPI_OK) {
+        rt_signals_install(store_shm_name(rt.store));
         status = store_remote_attach(rt.store, rt.xp);
     }
     return status;
@@ -880,6 +881,7 @@ static void rt_teardown(bool finalize_mpi)
         rt.exec = NULL;
     }
     if (rt.store != NULL) {
+        rt_signals_remove();
         store_destroy(rt.store);
         rt.store = NULL;
     }

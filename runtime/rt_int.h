@@ -367,6 +367,10 @@ typedef enum rt_map_kind {
 rmpi_status_t rt_map_stored(const store_oid_t *oid, const rt_location_t *loc, store_view_t *view_p,
                             rt_map_kind_t *kind_p);
 
+/* Fatal signals unlink the arena (signals.c). */
+void rt_signals_install(const char *shm_name);
+void rt_signals_remove(void);
+
 /* Failures (failure.c). */
 void rt_on_peer_failure(void *arg, int rank, rmpi_status_t reason);
 

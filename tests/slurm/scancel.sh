@@ -2,11 +2,8 @@
 # scancel.sh - `scancel` of a running ray-mpi job leaves nothing behind: no
 # process of the job, no shared-memory arena of it in /dev/shm.
 #
-# KNOWN FAILURE (tests/slurm.am lists it in XFAIL_TESTS): the ranks die on
-# Slurm's SIGTERM without unlinking their arenas, so /dev/shm/raympi-<job>.0-<rank>
-# stays until a later job on the node reclaims it. Needs a SIGTERM path in
-# runtime/ (see slurm/README.md); remove the XFAIL entry when that lands. The
-# test unlinks its own job's leftovers, and only those.
+# The ranks unlink their arenas on SIGTERM (runtime/signals.c); should that
+# break, the test unlinks its own job's leftovers, and only those.
 # shellcheck source=tests/slurm/slurm_common.sh
 . "$(dirname "$0")/slurm_common.sh"
 

@@ -1,0 +1,79 @@
+/*
+ * runtime/signals.c - leave no shared memory behind when the job is killed.
+ *
+ * A rank killed by SIGTERM (scancel, the end of a Slurm step, mpirun passing
+ * on a ^C) or SIGINT would otherwise leave its arena in /dev/shm until the
+ * next job on the node cleans stale arenas. While the runtime is up, those
+ * signals unlink the arena and then kill the process as before (the handler
+ * resets itself and the signal is raised again), so the exit status is the
+ * one the launcher expects. A program that installed its own handler keeps
+ * it: only signals left at SIG_DFL are taken.
+ *
+ * The handler calls only unlink(2) and raise(3), both async-signal-safe; the
+ * path is formatted before the handler is installed.
+ *
+ * Thread safety: install and remove are called by rmpi_init / teardown only.
+ */
+#include "runtime/rt_int.h"
+
+#include "base/log.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const int rt_fatal_signals[] = {SIGTERM, SIGINT};
+#define RT_NUM_FATAL_SIGNALS (sizeof(rt_fatal_signals) / sizeof(rt_fatal_signals[0]))
+
+static char             rt_arena_path[128];
+static struct sigaction rt_saved[RT_NUM_FATAL_SIGNALS];
+static bool             rt_taken[RT_NUM_FATAL_SIGNALS];
+
+static void rt_on_fatal_signal(int sig)
+{
+    if (rt_arena_path[0] != '\0') {
+        (void)unlink(rt_arena_path);
+    }
+    (void)raise(sig); /* SA_RESETHAND: the default action now, once we return */
+}
+
+void rt_signals_install(const char *shm_name)
+{
+    struct sigaction action;
+    int              len = snprintf(rt_arena_path, sizeof(rt_arena_path), "/dev/shm%s", shm_name);
+
+    if (len < 0 || (size_t)len >= sizeof(rt_arena_path)) {
+        rt_arena_path[0] = '\0';
+        return;
+    }
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = rt_on_fatal_signal;
+    action.sa_flags   = SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    for (size_t i = 0; i < RT_NUM_FATAL_SIGNALS; ++i) {
+        struct sigaction current;
+
+        rt_taken[i] = false;
+        if (sigaction(rt_fatal_signals[i], NULL, &current) != 0 || current.sa_handler != SIG_DFL ||
+            (current.sa_flags & SA_SIGINFO)) {
+            continue; /* the program's own handler (or SIG_IGN) stays */
+        }
+        if (sigaction(rt_fatal_signals[i], &action, &rt_saved[i]) == 0) {
+            rt_taken[i] = true;
+        } else {
+            base_warn("runtime: cannot watch signal %d: %m", rt_fatal_signals[i]);
+        }
+    }
+}
+
+void rt_signals_remove(void)
+{
+    for (size_t i = 0; i < RT_NUM_FATAL_SIGNALS; ++i) {
+        if (rt_taken[i]) {
+            (void)sigaction(rt_fatal_signals[i], &rt_saved[i], NULL);
+            rt_taken[i] = false;
+        }
+    }
+    rt_arena_path[0] = '\0';
+}
