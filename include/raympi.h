@@ -471,6 +471,42 @@ typedef struct rmpi_runtime_stats {
 
 RMPI_API rmpi_status_t rmpi_runtime_stats(rmpi_runtime_stats_t *stats_p);
 
+/* --- wall-time checkpoints ------------------------------------------------ */
+
+/** Exit status of a rank that ran its checkpoint hooks on the checkpoint signal. */
+#define RMPI_EXIT_CHECKPOINTED 85
+
+/** What a checkpoint or restore hook is told (restore hooks run before rmpi_rank() works). */
+typedef struct rmpi_checkpoint_info {
+    int      rank, size;
+    unsigned restart_count; /**< how often the job was requeued (SLURM_RESTART_COUNT) */
+} rmpi_checkpoint_info_t;
+
+/** A checkpoint or restore hook: return RMPI_OK or why it failed. */
+typedef rmpi_status_t (*rmpi_checkpoint_fn_t)(void *arg, const rmpi_checkpoint_info_t *info);
+
+/**
+ * Register a pair of hooks on this rank (either may be NULL, not both; at
+ * most 32 pairs). Register before rmpi_init so that worker ranks, which do
+ * not return from it, have them too.
+ *
+ * - @a restore runs inside rmpi_init on every rank of a requeued job
+ *   (restart count > 0), before any task; a failure fails rmpi_init with its
+ *   status.
+ * - @a checkpoint runs when the rank receives SIGUSR1 (`#SBATCH
+ *   --signal=USR1@SECONDS`, `scancel --signal=USR1`, mpirun forwards it):
+ *   hooks run in registration order on a runtime thread while tasks go on,
+ *   then the rank removes its shared memory and exits with
+ *   RMPI_EXIT_CHECKPOINTED (1 if a hook failed). A job script requeues on
+ *   that status (`scontrol requeue $SLURM_JOB_ID`). SIGUSR1 is taken only
+ *   while at least one checkpoint hook is registered and the program left
+ *   it at its default action.
+ */
+RMPI_API rmpi_status_t rmpi_register_checkpoint(rmpi_checkpoint_fn_t checkpoint,
+                                                rmpi_checkpoint_fn_t restore, void *arg);
+/** How often the job was requeued (SLURM_RESTART_COUNT), read at rmpi_init; 0 before. */
+RMPI_API unsigned rmpi_restart_count(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -703,6 +703,9 @@ rmpi_status_t rmpi_init(int *argc, char ***argv, const rmpi_init_params_t *param
         goto fail;
     }
     rt_free_wireup_state();
+    if ((status = rt_checkpoint_start()) != RMPI_OK) { /* tasks that arrive wait for it */
+        goto fail;
+    }
     if (rt.conf.timeline[0] != '\0') {
         (void)rt_timeline_enable(rt.rank);
     }
@@ -869,6 +872,7 @@ static void rt_tables_drain(void)
  */
 static void rt_teardown(bool finalize_mpi)
 {
+    rt_checkpoint_stop();
     if (rt.store != NULL) {
         store_remote_detach(rt.store);
     }

@@ -370,6 +370,13 @@ rmpi_status_t rt_map_stored(const store_oid_t *oid, const rt_location_t *loc, st
 /* Fatal signals unlink the arena (signals.c). */
 void rt_signals_install(const char *shm_name);
 void rt_signals_remove(void);
+/** Unlink the arena's name now (async-signal-safe; the mapping stays). */
+void rt_signals_unlink_arena(void);
+
+/* Wall-time checkpoints (checkpoint.c). */
+/** Read the restart count, run restore hooks if requeued, watch SIGUSR1. */
+rmpi_status_t rt_checkpoint_start(void);
+void          rt_checkpoint_stop(void);
 
 /* Failures (failure.c). */
 void rt_on_peer_failure(void *arg, int rank, rmpi_status_t reason);

@@ -30,11 +30,16 @@ static char             rt_arena_path[128];
 static struct sigaction rt_saved[RT_NUM_FATAL_SIGNALS];
 static bool             rt_taken[RT_NUM_FATAL_SIGNALS];
 
-static void rt_on_fatal_signal(int sig)
+void rt_signals_unlink_arena(void)
 {
     if (rt_arena_path[0] != '\0') {
         (void)unlink(rt_arena_path);
     }
+}
+
+static void rt_on_fatal_signal(int sig)
+{
+    rt_signals_unlink_arena();
     (void)raise(sig); /* SA_RESETHAND: the default action now, once we return */
 }
 

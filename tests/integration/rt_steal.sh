@@ -20,8 +20,10 @@ run()
 }
 field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$result"; }
 
+# At least one thief must take work. How many ranks share it depends on when each
+# went idle (ASan runs see 2 of 4): spreading to all is a goal, not checked here.
 if run "stealing on"; then
-    (( $(field ranks) >= 3 && $(field stolen) >= 2 )) || { echo "FAIL: tasks did not spread"; failures=$((failures + 1)); }
+    (( $(field ranks) >= 2 && $(field stolen) >= 2 )) || { echo "FAIL: tasks did not spread"; failures=$((failures + 1)); }
 else
     failures=$((failures + 1))
 fi
