@@ -38,6 +38,7 @@
  * ctx->quick shrinks the counts (not the shapes) for the tests.
  */
 #include "bench/bench.h"
+#include "bench/bench_rt.h"
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -71,7 +72,6 @@
 #define RB_PING_ROUNDS 20000 /* xport round trips per run of the limit */
 #define RB_QUICK_PING_ROUNDS 2000
 
-#define RB_TIMEOUT 120.0 /* seconds any wait may take before the figure fails */
 #define RB_AM_PING 1
 
 static const char rb_small_value[] = "ok";
@@ -127,7 +127,7 @@ static int rb_reps(const bench_ctx_t *ctx)
     return ctx->repetitions > 0 ? ctx->repetitions : 1;
 }
 
-static long rb_count(const bench_ctx_t *ctx, long full, long quick)
+long rb_count(const bench_ctx_t *ctx, long full, long quick)
 {
     return ctx->quick ? quick : full;
 }
@@ -190,8 +190,6 @@ static rmpi_status_t rb_sync_tasks(const rmpi_task_options_t *opts, long n)
     return RMPI_OK;
 }
 
-/* A figure's run: RMPI_OK and a rate or a latency in *value_p. */
-typedef rmpi_status_t (*rb_once_fn_t)(const bench_ctx_t *ctx, double *value_p);
 
 /* --- tasks --------------------------------------------------------------------- */
 
@@ -620,8 +618,8 @@ static double rb_xport_roundtrip(bench_ctx_t *ctx)
 
 /* --- the benchmark ------------------------------------------------------------- */
 
-static rmpi_status_t rb_figure(const bench_ctx_t *ctx, const char *name, const char *unit,
-                               rb_once_fn_t once, double limit, const char *limit_source)
+rmpi_status_t rb_figure(const bench_ctx_t *ctx, const char *name, const char *unit,
+                        rb_once_fn_t once, double limit, const char *limit_source)
 {
     double        value;
     rmpi_status_t status = rb_measure(ctx, once, &value);
@@ -708,6 +706,9 @@ static rmpi_status_t rb_run(bench_ctx_t *ctx)
     }
     if (status == RMPI_OK) {
         status = rb_latency_figure(ctx, limit);
+    }
+    if (status == RMPI_OK) {
+        status = rb_actor_figures(ctx, limit);
     }
     rmpi_status_t down = rmpi_shutdown();
     if (down != RMPI_OK) {

@@ -453,6 +453,152 @@ RMPI_API int rmpi_ref_owner(rmpi_ref_t ref);
 /** 32 hex digits and a NUL into @a buf (33 bytes). */
 RMPI_API void rmpi_ref_format(rmpi_ref_t ref, char *buf);
 
+/* ======================================================================== */
+/* Actors: stateful workers (runtime/actor_*.c, docs/runtime.md "Actors")   */
+/* ======================================================================== */
+
+/**
+ * A handle on an actor: a value (copy it, pass it to tasks and other actors
+ * as bytes). @a id names the actor (its owner is the rank that created it);
+ * @a cls is the index of its class in the job's agreed function table.
+ */
+typedef struct rmpi_actor {
+    uint8_t  id[16];
+    uint32_t cls;
+    uint32_t reserved_;
+} rmpi_actor_t;
+
+/** Frees the state a constructor set; runs on the actor's rank when it stops. */
+typedef void (*rmpi_actor_dtor_t)(void *state);
+
+/**
+ * Register actor class @a cls: @a ctor runs once on the hosting rank with the
+ * creation arguments and calls rmpi_actor_set_state(); @a dtor (may be NULL)
+ * frees that state when the actor stops. Before rmpi_init, on every rank.
+ */
+RMPI_API rmpi_status_t rmpi_register_actor_class(const char *cls, rmpi_task_fn_t ctor,
+                                                 rmpi_actor_dtor_t dtor);
+/** Register method @a method of class @a cls (registered as "cls.method"). */
+RMPI_API rmpi_status_t rmpi_register_actor_method(const char *cls, const char *method,
+                                                  rmpi_task_fn_t fn);
+
+/** Define and register a method: RMPI_ACTOR_METHOD(Counter, add) { ... } */
+#define RMPI_ACTOR_METHOD(_cls, _method)                                               \
+    static rmpi_status_t _cls##_##_method(rmpi_task_ctx_h ctx, const rmpi_arg_t *args, \
+                                          size_t nargs);                               \
+    static void __attribute__((constructor)) rmpi_register_##_cls##_##_method(void)    \
+    {                                                                                  \
+        (void)rmpi_register_actor_method(#_cls, #_method, _cls##_##_method);           \
+    }                                                                                  \
+    static rmpi_status_t _cls##_##_method(rmpi_task_ctx_h ctx, const rmpi_arg_t *args, size_t nargs)
+
+/** In a constructor: the actor's state (owned by the actor; its dtor frees it). */
+RMPI_API rmpi_status_t rmpi_actor_set_state(rmpi_task_ctx_h ctx, void *state);
+/** In a method: the state its constructor set (NULL outside an actor). */
+RMPI_API void *rmpi_actor_state(rmpi_task_ctx_h ctx);
+/** In a constructor or method: a handle on the actor itself. */
+RMPI_API rmpi_status_t rmpi_actor_self(rmpi_task_ctx_h ctx, rmpi_actor_t *actor_p);
+/**
+ * In a method: stop the actor once this call returns (graceful exit). Calls
+ * queued behind it fail with RMPI_ERR_ACTOR_DIED; it is not restarted.
+ */
+RMPI_API rmpi_status_t rmpi_actor_exit(rmpi_task_ctx_h ctx);
+
+typedef enum rmpi_actor_lifetime {
+    RMPI_ACTOR_OWNED    = 0, /**< dies with its creator: the task that made it, or the driver */
+    RMPI_ACTOR_DETACHED = 1, /**< lives until killed, it exits, or the job ends */
+} rmpi_actor_lifetime_t;
+
+enum {
+    RMPI_ACTOR_OPT_NUM_CPUS         = RMPI_BIT(0),
+    RMPI_ACTOR_OPT_RESOURCES        = RMPI_BIT(1),
+    RMPI_ACTOR_OPT_NAME             = RMPI_BIT(2), /**< name, namespace_ */
+    RMPI_ACTOR_OPT_LIFETIME         = RMPI_BIT(3),
+    RMPI_ACTOR_OPT_MAX_CONCURRENCY  = RMPI_BIT(4),
+    RMPI_ACTOR_OPT_MAX_RESTARTS     = RMPI_BIT(5),
+    RMPI_ACTOR_OPT_MAX_TASK_RETRIES = RMPI_BIT(6),
+    RMPI_ACTOR_OPT_STRATEGY         = RMPI_BIT(7), /**< strategy, affinity_*, soft */
+    RMPI_ACTOR_OPT_GET_IF_EXISTS    = RMPI_BIT(8),
+    RMPI_ACTOR_OPT_LAST             = RMPI_BIT(9),
+};
+
+#define RMPI_ACTOR_NAME_MAX 63
+#define RMPI_ACTOR_MAX_CONCURRENCY 1024
+
+typedef struct rmpi_actor_options {
+    uint64_t               field_mask;
+    double                 num_cpus;  /**< held for the actor's life; default 0 */
+    const rmpi_resource_t *resources; /**< custom resources (placement only) */
+    size_t                 num_resources;
+    const char            *name;       /**< named actors are found with rmpi_actor_get */
+    const char            *namespace_; /**< default "" */
+    rmpi_actor_lifetime_t  lifetime;
+    unsigned               max_concurrency;  /**< calls run at once; default 1 (ordered) */
+    int                    max_restarts;     /**< after its rank dies; default 0; -1 = forever */
+    int                    max_task_retries; /**< calls in flight when it died; default 0 */
+    rmpi_sched_strategy_t  strategy;
+    int                    affinity_node;
+    int                    affinity_rank;
+    int                    soft;
+    int                    get_if_exists; /**< a named actor that exists is returned */
+} rmpi_actor_options_t;
+
+/**
+ * Create an actor of class @a cls (placed like a task; its constructor runs
+ * there). Returns at once: calls made before the constructor finished wait
+ * for it. RMPI_ERR_EXISTS when the name is taken (without get_if_exists).
+ */
+RMPI_API rmpi_status_t rmpi_actor_create(const char *cls, const rmpi_task_arg_t *args, size_t nargs,
+                                         const rmpi_actor_options_t *opts, rmpi_actor_t *actor_p);
+
+enum {
+    RMPI_CALL_OPT_NUM_RETURNS = RMPI_BIT(0),
+    RMPI_CALL_OPT_NAME        = RMPI_BIT(1),
+    RMPI_CALL_OPT_LAST        = RMPI_BIT(2),
+};
+
+typedef struct rmpi_call_options {
+    uint64_t    field_mask;
+    unsigned    num_returns; /**< default 1 */
+    const char *name;        /**< for logs and the timeline; default "cls.method" */
+} rmpi_call_options_t;
+
+/**
+ * Call @a method of @a actor; @a returns get refs as for rmpi_submit. Calls
+ * from one rank run in the order they were made (max_concurrency 1), or
+ * start in that order (max_concurrency > 1). A call on an actor known to be
+ * dead fails with RMPI_ERR_ACTOR_DIED; one that dies with it returns refs
+ * whose get fails with RMPI_ERR_ACTOR_DIED.
+ */
+RMPI_API rmpi_status_t rmpi_actor_call(rmpi_actor_t actor, const char *method,
+                                       const rmpi_task_arg_t *args, size_t nargs,
+                                       const rmpi_call_options_t *opts, rmpi_ref_t *returns);
+
+/** Find named actor @a name in @a namespace_ (NULL = ""); RMPI_ERR_NOT_FOUND if none. */
+RMPI_API rmpi_status_t rmpi_actor_get(const char *name, const char *namespace_,
+                                      rmpi_actor_t *actor_p);
+
+/**
+ * Wait until the actor's constructor finished: RMPI_OK (alive),
+ * RMPI_ERR_ACTOR_DIED (it failed or died, with the reason logged) or
+ * RMPI_ERR_TIMEOUT (@a timeout seconds, < 0 = forever).
+ */
+RMPI_API rmpi_status_t rmpi_actor_wait_ready(rmpi_actor_t actor, double timeout);
+
+enum {
+    RMPI_ACTOR_KILL_NO_RESTART = RMPI_BIT(0), /**< do not restart it, whatever max_restarts */
+};
+
+/**
+ * Stop @a actor: queued calls fail with RMPI_ERR_ACTOR_DIED, a running call
+ * finishes, then its destructor runs. Without RMPI_ACTOR_KILL_NO_RESTART an
+ * actor with restarts left is started again (a new incarnation).
+ */
+RMPI_API rmpi_status_t rmpi_actor_kill(rmpi_actor_t actor, uint64_t flags);
+
+/** 32 hex digits and a NUL into @a buf (33 bytes). */
+RMPI_API void rmpi_actor_format(rmpi_actor_t actor, char *buf);
+
 /* --- introspection ------------------------------------------------------- */
 
 /** Counters of this rank (for leak checks, `ray-mpi status` and metrics). */
@@ -467,6 +613,9 @@ typedef struct rmpi_runtime_stats {
     uint64_t tasks_stolen;     /**< ever, taken by this rank from others */
     uint64_t store_objects;    /**< objects in this rank's store */
     uint64_t store_bytes;      /**< bytes allocated in this rank's store */
+    uint64_t actors_owned;     /**< actors this rank created that are not dead */
+    uint64_t actors_hosted;    /**< actors alive on this rank */
+    uint64_t actor_refs;       /**< actors this rank has called or looked up */
 } rmpi_runtime_stats_t;
 
 RMPI_API rmpi_status_t rmpi_runtime_stats(rmpi_runtime_stats_t *stats_p);

@@ -902,6 +902,32 @@ bool rt_exec_on_pool_thread(rt_exec_t *exec)
     return (exec != NULL) && (exec_own_worker(exec) != NULL);
 }
 
+double rt_exec_keep_cpus(rt_exec_t *exec)
+{
+    exec_worker_t *self = exec_own_worker(exec);
+    int64_t        units;
+
+    if ((self == NULL) || (self->depth > 0)) {
+        return 0.0; /* not a task of this pool, or inside a wait (its CPUs are given back) */
+    }
+    pthread_mutex_lock(&exec->lock);
+    units           = self->grant.cpu;
+    self->grant.cpu = 0;
+    pthread_mutex_unlock(&exec->lock);
+    return (double)units / EXEC_UNIT;
+}
+
+void rt_exec_give_cpus(rt_exec_t *exec, double cpus)
+{
+    if ((exec == NULL) || !(cpus > 0.0) || (cpus > EXEC_MAX_CPUS)) {
+        return;
+    }
+    pthread_mutex_lock(&exec->lock);
+    exec_give_cpu_locked(exec, exec_units(cpus));
+    exec_dispatch_locked(exec);
+    exec_unlock(exec);
+}
+
 void rt_exec_block_begin(rt_exec_t *exec)
 {
     exec_worker_t *self = exec_own_worker(exec);

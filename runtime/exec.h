@@ -86,6 +86,13 @@ size_t rt_exec_steal(rt_exec_t *exec, rt_exec_item_t **items, size_t max);
 /** On a pool thread, inside run_cb: give the item's CPUs back while waiting. Nests. */
 void rt_exec_block_begin(rt_exec_t *exec);
 void rt_exec_block_end(rt_exec_t *exec);
+/**
+ * On a pool thread, inside run_cb: keep the item's CPUs taken after run_cb
+ * returns (an actor holds its CPUs for its life). Returns the amount kept,
+ * which rt_exec_give_cpus hands back later (from any thread).
+ */
+double rt_exec_keep_cpus(rt_exec_t *exec);
+void   rt_exec_give_cpus(rt_exec_t *exec, double cpus);
 /** Whether the calling thread is a pool thread of @a exec running an item. */
 bool rt_exec_on_pool_thread(rt_exec_t *exec);
 

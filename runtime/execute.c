@@ -7,6 +7,7 @@
  * created in this rank's store (rmpi_return_alloc writes them in place),
  * pinned — peers read them in place — and freed when the owner says FREE.
  */
+#include "runtime/actor.h"
 #include "runtime/rt_int.h"
 #include "runtime/timeline.h"
 
@@ -53,6 +54,26 @@ static void rt_run_reject(rt_run_t *run, rmpi_status_t status, const char *why)
     rt_run_send_done(run, values);
 }
 
+void rt_run_reject_free(rt_run_t *run, rmpi_status_t status, const char *why)
+{
+    pthread_mutex_lock(&rt.lock);
+    base_hash_remove(&rt.runs, &run->hnode);
+    pthread_mutex_unlock(&rt.lock);
+    rt_run_reject(run, status, why);
+    rt_run_free(run);
+}
+
+static bool rt_spec_fn_fits(const rt_task_spec_t *spec)
+{
+    const rt_fn_t *fn = rt_registry_get(spec->fn_index);
+    rt_fn_kind_t   kind =
+        (spec->flags & RT_SPEC_ACTOR_CREATE)
+              ? RT_FN_ACTOR_CLASS
+              : ((spec->flags & RT_SPEC_ACTOR_CALL) ? RT_FN_ACTOR_METHOD : RT_FN_TASK);
+
+    return fn != NULL && fn->kind == kind;
+}
+
 rmpi_status_t rt_run_enqueue(void *msg, size_t len, bool stolen)
 {
     rt_run_t     *run = calloc(1, sizeof(*run));
@@ -62,11 +83,13 @@ rmpi_status_t rt_run_enqueue(void *msg, size_t len, bool stolen)
         free(msg);
         return RMPI_ERR_NO_MEMORY;
     }
+    base_list_init(&run->actor_link);
+    base_list_init(&run->owned_actors);
     run->msg     = msg;
     run->msg_len = len;
     status       = rt_spec_decode(msg, len, &run->spec);
-    if (status != RMPI_OK || rt_registry_get(run->spec.fn_index) == NULL ||
-        rt_oid_owner(&run->spec.task_id) < 0 || rt_oid_owner(&run->spec.task_id) >= rt.size) {
+    if (status != RMPI_OK || !rt_spec_fn_fits(&run->spec) || rt_oid_owner(&run->spec.task_id) < 0 ||
+        rt_oid_owner(&run->spec.task_id) >= rt.size) {
         if (status == RMPI_OK) {
             rt_spec_clear(&run->spec);
         }
@@ -81,6 +104,10 @@ rmpi_status_t rt_run_enqueue(void *msg, size_t len, bool stolen)
     pthread_mutex_lock(&rt.lock);
     (void)base_hash_insert(&rt.runs, &run->hnode, &run->spec.task_id);
     pthread_mutex_unlock(&rt.lock);
+    if (run->spec.flags & RT_SPEC_ACTOR_CALL) {
+        rt_actor_host_deliver(run);
+        return RMPI_OK;
+    }
     status = rt_exec_submit(rt.exec, &run->item);
     if (status == RMPI_OK && rt.conf.steal) {
         rt_steal_offer();
@@ -403,13 +430,29 @@ static void rt_run_send_done(rt_run_t *run, rt_value_t *values)
 
 /* --- running ---------------------------------------------------------------------------------- */
 
+static _Thread_local rt_run_t *rt_current;
+
+rt_run_t *rt_run_current(void)
+{
+    return rt_current;
+}
+
 static rmpi_status_t rt_run_call(rt_run_t *run, rmpi_arg_t *args)
 {
-    const rt_fn_t *fn    = rt_registry_get(run->spec.fn_index);
-    uint64_t       start = rt_timeline_enabled() ? rt_timeline_now_us() : 0;
-    rmpi_status_t  status;
+    const rt_fn_t *fn     = rt_registry_get(run->spec.fn_index);
+    uint64_t       start  = rt_timeline_enabled() ? rt_timeline_now_us() : 0;
+    bool           create = (run->spec.flags & RT_SPEC_ACTOR_CREATE) != 0;
+    rt_run_t      *outer  = rt_current;
+    rmpi_status_t  status = create ? rt_actor_host_begin(run) : RMPI_OK;
 
-    status = fn->fn(run, args, run->spec.num_args);
+    rt_current = run;
+    if (status == RMPI_OK) {
+        status = fn->fn(run, args, run->spec.num_args);
+    }
+    if (create) {
+        rt_actor_host_created(run, status);
+    }
+    rt_current = outer;
     if (start != 0) {
         char name[RT_NAME_MAX + 1];
 
@@ -454,6 +497,10 @@ void rt_exec_run(void *arg, rt_exec_item_t *item)
     rmpi_status_t status = RMPI_OK;
 
     (void)arg;
+    if (run->destroy) {
+        rt_actor_host_destroy_run(run);
+        return;
+    }
     pthread_mutex_lock(&rt.lock);
     while (atomic_load(&rt.phase) == RT_WIRING) { /* arrived before our WELCOME */
         pthread_cond_wait(&rt.cond, &rt.lock);
@@ -483,6 +530,13 @@ void rt_exec_run(void *arg, rt_exec_item_t *item)
     if (maps != NULL) {
         rt_run_unmap_args(run, maps);
     }
+    if (!base_list_is_empty(&run->owned_actors)) {
+        /* Owned actors die with their creator, before its caller hears it finished. */
+        pthread_mutex_lock(&rt.lock);
+        rt_actor_creator_done(&run->owned_actors);
+        pthread_mutex_unlock(&rt.lock);
+        rt_push_ready();
+    }
     rt_run_finish(run, status);
     atomic_fetch_add_explicit(&rt.stats.executed, 1, memory_order_relaxed);
     if (args != args_stack) {
@@ -492,6 +546,9 @@ void rt_exec_run(void *arg, rt_exec_item_t *item)
     pthread_mutex_lock(&rt.lock);
     base_hash_remove(&rt.runs, &run->hnode);
     pthread_mutex_unlock(&rt.lock);
+    if (run->actor != NULL) {
+        rt_actor_host_call_done(run);
+    }
     rt_run_free(run);
 }
 
@@ -501,6 +558,10 @@ void rt_exec_drop(void *arg, rt_exec_item_t *item)
     rt_run_t *run = base_container_of(item, rt_run_t, item);
 
     (void)arg;
+    if (run->destroy) {
+        rt_actor_host_destroy_run(run);
+        return;
+    }
     pthread_mutex_lock(&rt.lock);
     base_hash_remove(&rt.runs, &run->hnode);
     pthread_mutex_unlock(&rt.lock);
@@ -512,5 +573,8 @@ void rt_exec_drop(void *arg, rt_exec_item_t *item)
 void rt_exec_drop_canceled(rt_run_t *run)
 {
     rt_run_reject(run, RMPI_ERR_CANCELED, "canceled before it ran");
+    if (run->actor != NULL) {
+        rt_actor_host_call_done(run); /* its concurrency slot is free again */
+    }
     rt_run_free(run);
 }

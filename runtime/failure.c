@@ -7,9 +7,12 @@
  *  - owned objects whose primary copy was there fail with
  *    RMPI_ERR_OBJECT_LOST (rebuilding them from lineage is left for the
  *    fault-tolerance work; the spec is kept in rt_task_t.lineage);
+ *  - actors hosted there restart or die (actor_owner.c), calls pushed there
+ *    are retried or fail (actor_call.c), name requests to a dead head fail;
  *  - LOCATE requests to the dead rank complete with RMPI_ERR_OWNER_DIED, so
  *    no get or dependent task waits forever on a dead owner.
  */
+#include "runtime/actor.h"
 #include "runtime/rt_int.h"
 
 #include "base/log.h"
@@ -45,8 +48,9 @@ static bool rt_scan_task(base_hash_node_t *node, void *arg)
     rt_dead_scan_t *scan = arg;
     rt_task_t      *task = base_container_of(node, rt_task_t, hnode);
 
-    return task->state != RT_TASK_PUSHED || task->exec_rank != scan->rank ||
-           rt_scan_add(scan, task);
+    /* Calls are the actor refs' business (rt_actor_refs_rank_died). */
+    return (task->state != RT_TASK_PUSHED && task->state != RT_TASK_HOSTING) ||
+           task->exec_rank != scan->rank || task->actor_ref != NULL || rt_scan_add(scan, task);
 }
 
 static bool rt_scan_obj(base_hash_node_t *node, void *arg)
@@ -75,6 +79,13 @@ static void rt_fail_tasks(int rank)
     for (size_t i = 0; i < scan.count; ++i) {
         rt_task_t *task = scan.items[i];
 
+        if (task->actor_owner != NULL) {
+            if (task->state == RT_TASK_PUSHED) {
+                rt_cluster_load_add(rt.cluster, rank, -1);
+            }
+            rt_actor_on_host_died(task->actor_owner, rank);
+            continue;
+        }
         rt_cluster_load_add(rt.cluster, rank, -1);
         if (task->spec.max_retries < 0 || task->spec.attempt < (uint32_t)task->spec.max_retries) {
             ++task->spec.attempt;
@@ -136,6 +147,8 @@ void rt_on_peer_failure(void *arg, int rank, rmpi_status_t reason)
     }
     rt_cluster_mark_dead(rt.cluster, rank);
     pthread_mutex_lock(&rt.lock);
+    rt_actor_refs_rank_died(rank);
+    rt_actor_names_rank_died(rank);
     rt_fail_tasks(rank);
     rt_fail_objects(rank);
     rt_fail_locates(rank);

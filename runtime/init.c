@@ -9,6 +9,7 @@
  * messages rather than an MPI collective so that a dead rank fails it
  * instead of hanging it.
  */
+#include "runtime/actor.h"
 #include "runtime/rt_int.h"
 #include "runtime/timeline.h"
 
@@ -83,7 +84,7 @@ static rmpi_status_t rt_tables_init(void)
         base_hash_init(&rt.locates, &rt_locates_ops, 64) != RMPI_OK) {
         return RMPI_ERR_NO_MEMORY;
     }
-    return RMPI_OK;
+    return rt_actor_tables_init();
 }
 
 static void rt_tables_cleanup(void)
@@ -93,6 +94,7 @@ static void rt_tables_cleanup(void)
     base_hash_cleanup(&rt.borrows);
     base_hash_cleanup(&rt.runs);
     base_hash_cleanup(&rt.locates);
+    rt_actor_tables_cleanup();
 }
 
 /* --- time and waiting ------------------------------------------------------------- */
@@ -170,20 +172,26 @@ static void rt_on_shutdown(int src, const void *data, size_t len);
 static void rt_on_timeline(int src, const void *data, size_t len);
 
 static const rt_handler_t rt_handlers[RT_MSG_TYPE_LAST] = {
-    [RT_MSG_HELLO]        = rt_on_hello,
-    [RT_MSG_WELCOME]      = rt_on_welcome,
-    [RT_MSG_TASK_PUSH]    = rt_on_task_push,
-    [RT_MSG_TASK_DONE]    = rt_on_task_done,
-    [RT_MSG_LOCATE]       = rt_on_locate,
-    [RT_MSG_LOCATE_REPLY] = rt_on_locate_reply,
-    [RT_MSG_REF_UPDATE]   = rt_on_ref_update,
-    [RT_MSG_FREE]         = rt_on_free,
-    [RT_MSG_CANCEL]       = rt_on_cancel,
-    [RT_MSG_STEAL]        = rt_on_steal,
-    [RT_MSG_STEAL_REPLY]  = rt_on_steal_reply,
-    [RT_MSG_MOVED]        = rt_on_moved,
-    [RT_MSG_SHUTDOWN]     = rt_on_shutdown,
-    [RT_MSG_TIMELINE]     = rt_on_timeline,
+    [RT_MSG_HELLO]            = rt_on_hello,
+    [RT_MSG_WELCOME]          = rt_on_welcome,
+    [RT_MSG_TASK_PUSH]        = rt_on_task_push,
+    [RT_MSG_TASK_DONE]        = rt_on_task_done,
+    [RT_MSG_LOCATE]           = rt_on_locate,
+    [RT_MSG_LOCATE_REPLY]     = rt_on_locate_reply,
+    [RT_MSG_REF_UPDATE]       = rt_on_ref_update,
+    [RT_MSG_FREE]             = rt_on_free,
+    [RT_MSG_CANCEL]           = rt_on_cancel,
+    [RT_MSG_STEAL]            = rt_on_steal,
+    [RT_MSG_STEAL_REPLY]      = rt_on_steal_reply,
+    [RT_MSG_MOVED]            = rt_on_moved,
+    [RT_MSG_SHUTDOWN]         = rt_on_shutdown,
+    [RT_MSG_TIMELINE]         = rt_on_timeline,
+    [RT_MSG_ACTOR_LOCATE]     = rt_on_actor_locate,
+    [RT_MSG_ACTOR_LOCATION]   = rt_on_actor_location,
+    [RT_MSG_ACTOR_KILL]       = rt_on_actor_kill,
+    [RT_MSG_ACTOR_EXITED]     = rt_on_actor_exited,
+    [RT_MSG_ACTOR_NAME]       = rt_on_actor_name,
+    [RT_MSG_ACTOR_NAME_REPLY] = rt_on_actor_name_reply,
 };
 
 typedef struct rt_rndv {
@@ -916,6 +924,7 @@ static void rt_quiesce(void)
         base_warn("runtime: tasks still running %.1f s after shutdown; leaving them",
                   rt.conf.shutdown_grace);
     }
+    rt_actor_hosts_shutdown(); /* destructors run after the last call returned */
 }
 
 /*

@@ -2,6 +2,7 @@
  * runtime/introspect.c - who and where am I, what does the job have, and the
  * runtime's counters.
  */
+#include "runtime/actor.h"
 #include "runtime/rt_int.h"
 
 #include "base/log.h"
@@ -152,5 +153,8 @@ rmpi_status_t rmpi_runtime_stats(rmpi_runtime_stats_t *stats_p)
     stats_p->tasks_stolen    = atomic_load(&rt.stats.stolen);
     stats_p->store_objects   = store.objects;
     stats_p->store_bytes     = store.bytes_used;
+    pthread_mutex_lock(&rt.lock);
+    rt_actor_stats(&stats_p->actors_owned, &stats_p->actors_hosted, &stats_p->actor_refs);
+    pthread_mutex_unlock(&rt.lock);
     return RMPI_OK;
 }

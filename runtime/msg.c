@@ -23,6 +23,10 @@
  *   REF_UPDATE u32 count | (oid | i32 delta)[count]      FREE  u32 count | oid[count]
  *   CANCEL     oid | u32 flags | u32 zero      STEAL  u32 max_tasks | u32 zero | f64 cpus
  *   MOVED      oid | u32 attempt | i32 rank
+ *   actor block (TASK_PUSH with ACTOR_CREATE/CALL, after num_args):
+ *              oid id | u32 incarnation | u32 max_concurrency | u64 seq
+ *   ACTOR_*    oid id | u64 cookie | u32 incarnation | u32 flags | i32 rank | i32 status |
+ *              u32 cls | i32 max_task_retries | u32 text_len | text
  *   STEAL_REPLY u32 count | (u32 len | encoded TASK_PUSH)[count]
  *   rank desc  i32 rank | i32 node | f64 cpus | f64 gpus | u64 memory | u8 num_custom |
  *              (u8 name_len | name | f64 amount)[num_custom] | u32 rkey_len | rkey
@@ -47,6 +51,8 @@
 #define ARG_MIN_LEN (1 + VALUE_MIN_LEN)          /* is_ref, value */
 #define DESC_MIN_LEN (4 + 4 + 8 + 8 + 8 + 1 + 4) /* no custom resources, empty rkey */
 #define SPEC_FIXED_LEN (RT_MSG_HDR_LEN + 16 + 4 + 4 + 2 + 2 + 4 + 8 + 8 + 8 + 1 + 1 + 4)
+#define SPEC_ACTOR_LEN (16 + 4 + 4 + 8)
+#define ACTOR_FIXED_LEN (RT_MSG_HDR_LEN + 16 + 8 + 4 + 4 + 4 + 4 + 4 + 4 + 4)
 #define DONE_FIXED_LEN (RT_MSG_HDR_LEN + 16 + 4 + 4 + 4 + 4 + 2)
 
 /* Custom resource names fit rmpi_resources_t's name with its NUL. */
@@ -426,9 +432,15 @@ static inline size_t spec_num_custom(const rt_task_spec_t *spec)
     return min_size(spec->num_custom, RT_MAX_CUSTOM);
 }
 
+static inline bool spec_has_actor(uint16_t flags)
+{
+    return (flags & (RT_SPEC_ACTOR_CREATE | RT_SPEC_ACTOR_CALL)) != 0;
+}
+
 size_t rt_spec_size(const rt_task_spec_t *spec)
 {
-    size_t size = SPEC_FIXED_LEN + spec_num_custom(spec) * (1 + 8) + spec_name_len(spec);
+    size_t size = SPEC_FIXED_LEN + spec_num_custom(spec) * (1 + 8) + spec_name_len(spec) +
+                  (spec_has_actor(spec->flags) ? SPEC_ACTOR_LEN : 0);
 
     for (uint32_t i = 0; i < spec->num_args; i++) {
         size += 1 + (spec->args[i].is_ref ? OID_LEN : 0) + value_size(&spec->args[i].value);
@@ -453,6 +465,12 @@ size_t rt_spec_encode(const rt_task_spec_t *spec, void *buf)
     p = wr_u8(p, spec->num_custom);
     p = wr_u8(p, (uint8_t)name_len);
     p = wr_u32(p, spec->num_args);
+    if (spec_has_actor(spec->flags)) {
+        p = wr_oid(p, &spec->actor.id);
+        p = wr_u32(p, spec->actor.incarnation);
+        p = wr_u32(p, spec->actor.max_concurrency);
+        p = wr_u64(p, spec->actor.seq);
+    }
     for (size_t i = 0; i < spec_num_custom(spec); i++) {
         p = wr_u8(p, spec->custom_index[i]);
         p = wr_f64(p, spec->custom_amount[i]);
@@ -485,6 +503,18 @@ static inline void rd_spec_head(msg_reader_t *r, rt_task_spec_t *spec)
     spec->num_custom  = rd_u8(r);
     spec->name_len    = rd_u8(r);
     spec->num_args    = rd_u32(r);
+    memset(&spec->actor, 0, sizeof(spec->actor));
+    if (spec_has_actor(spec->flags)) {
+        rd_copy(r, spec->actor.id.bytes, OID_LEN);
+        spec->actor.incarnation     = rd_u32(r);
+        spec->actor.max_concurrency = rd_u32(r);
+        spec->actor.seq             = rd_u64(r);
+        rd_check(r, (spec->flags & (RT_SPEC_ACTOR_CREATE | RT_SPEC_ACTOR_CALL)) !=
+                            (RT_SPEC_ACTOR_CREATE | RT_SPEC_ACTOR_CALL) &&
+                        (!(spec->flags & RT_SPEC_ACTOR_CREATE) ||
+                         (spec->actor.max_concurrency >= 1 &&
+                          spec->actor.max_concurrency <= RMPI_ACTOR_MAX_CONCURRENCY)));
+    }
     rd_check(r, spec->num_returns <= RMPI_MAX_RETURNS && spec->num_custom <= RT_MAX_CUSTOM &&
                     spec->name_len <= RT_NAME_MAX);
     if (r->bad) {
@@ -843,6 +873,65 @@ rmpi_status_t rt_moved_decode(const void *buf, size_t len, rt_moved_t *msg_p)
     rd_copy(&r, msg.task_id.bytes, OID_LEN);
     msg.attempt = rd_u32(&r);
     msg.rank    = rd_rank(&r);
+    if (!rd_done(&r)) {
+        return RMPI_ERR_MESSAGE;
+    }
+    *msg_p = msg;
+    return RMPI_OK;
+}
+
+/* --- actor control messages ------------------------------------------------------ */
+
+static inline size_t actor_text_len(const rt_actor_msg_t *msg)
+{
+    return bounded_len(msg->text, msg->text_len, RT_ACTOR_TEXT_MAX);
+}
+
+size_t rt_actor_msg_size(const rt_actor_msg_t *msg)
+{
+    return ACTOR_FIXED_LEN + actor_text_len(msg);
+}
+
+size_t rt_actor_msg_encode(rt_msg_type_t type, const rt_actor_msg_t *msg, void *buf)
+{
+    size_t   text_len = actor_text_len(msg);
+    uint8_t *p        = wr_hdr(buf, type);
+
+    p = wr_oid(p, &msg->id);
+    p = wr_u64(p, msg->cookie);
+    p = wr_u32(p, msg->incarnation);
+    p = wr_u32(p, msg->flags);
+    p = wr_i32(p, msg->rank);
+    p = wr_i32(p, msg->status);
+    p = wr_u32(p, msg->cls);
+    p = wr_i32(p, msg->max_task_retries);
+    p = wr_u32(p, (uint32_t)text_len);
+    p = wr_bytes(p, msg->text, text_len);
+    return msg_finish(buf, p);
+}
+
+rmpi_status_t rt_actor_msg_decode(rt_msg_type_t type, const void *buf, size_t len,
+                                  rt_actor_msg_t *msg_p)
+{
+    msg_reader_t   r;
+    rt_actor_msg_t msg;
+
+    if (type < RT_MSG_ACTOR_LOCATE || type > RT_MSG_ACTOR_NAME_REPLY ||
+        !rd_hdr(&r, buf, len, type)) {
+        return RMPI_ERR_MESSAGE;
+    }
+    rd_copy(&r, msg.id.bytes, OID_LEN);
+    msg.cookie           = rd_u64(&r);
+    msg.incarnation      = rd_u32(&r);
+    msg.flags            = rd_u32(&r);
+    msg.rank             = rd_i32(&r);
+    msg.status           = rd_i32(&r);
+    msg.cls              = rd_u32(&r);
+    msg.max_task_retries = rd_i32(&r);
+    msg.text_len         = rd_u32(&r);
+    rd_check(&r, msg.rank >= -1 && msg.status <= RMPI_OK && msg.status > RMPI_ERR_LAST &&
+                     msg.max_task_retries >= -1 && msg.text_len <= RT_ACTOR_TEXT_MAX);
+    msg.text = (const char *)rd_take(&r, r.bad ? 0 : msg.text_len);
     if (!rd_done(&r)) {
         return RMPI_ERR_MESSAGE;
     }

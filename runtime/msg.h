@@ -39,20 +39,26 @@
 #define RT_MAX_CUSTOM RMPI_MAX_CUSTOM_RESOURCES
 
 typedef enum rt_msg_type {
-    RT_MSG_HELLO = 1,    /**< wire-up: rank -> 0 */
-    RT_MSG_WELCOME,      /**< wire-up: 0 -> rank (the job table) */
-    RT_MSG_TASK_PUSH,    /**< submitter -> executor: one spec */
-    RT_MSG_TASK_DONE,    /**< executor -> owner: the returns */
-    RT_MSG_LOCATE,       /**< anyone -> owner: tell me when/where an object is */
-    RT_MSG_LOCATE_REPLY, /**< owner -> asker */
-    RT_MSG_REF_UPDATE,   /**< borrower -> owner: (oid, delta) pairs */
-    RT_MSG_FREE,         /**< owner -> holder: delete these copies */
-    RT_MSG_CANCEL,       /**< owner -> executor */
-    RT_MSG_STEAL,        /**< idle rank -> busy rank */
-    RT_MSG_STEAL_REPLY,  /**< busy rank -> thief: zero or more specs */
-    RT_MSG_MOVED,        /**< thief -> owner: your task now runs here */
-    RT_MSG_SHUTDOWN,     /**< driver -> all */
-    RT_MSG_TIMELINE,     /**< rank -> 0 at shutdown: JSON events as the AM payload */
+    RT_MSG_HELLO = 1,        /**< wire-up: rank -> 0 */
+    RT_MSG_WELCOME,          /**< wire-up: 0 -> rank (the job table) */
+    RT_MSG_TASK_PUSH,        /**< submitter -> executor: one spec */
+    RT_MSG_TASK_DONE,        /**< executor -> owner: the returns */
+    RT_MSG_LOCATE,           /**< anyone -> owner: tell me when/where an object is */
+    RT_MSG_LOCATE_REPLY,     /**< owner -> asker */
+    RT_MSG_REF_UPDATE,       /**< borrower -> owner: (oid, delta) pairs */
+    RT_MSG_FREE,             /**< owner -> holder: delete these copies */
+    RT_MSG_CANCEL,           /**< owner -> executor */
+    RT_MSG_STEAL,            /**< idle rank -> busy rank */
+    RT_MSG_STEAL_REPLY,      /**< busy rank -> thief: zero or more specs */
+    RT_MSG_MOVED,            /**< thief -> owner: your task now runs here */
+    RT_MSG_SHUTDOWN,         /**< driver -> all */
+    RT_MSG_TIMELINE,         /**< rank -> 0 at shutdown: JSON events as the AM payload */
+    RT_MSG_ACTOR_LOCATE,     /**< caller -> owner: where is the actor (incarnation >= n)? */
+    RT_MSG_ACTOR_LOCATION,   /**< owner -> caller: alive on a rank, or dead and why */
+    RT_MSG_ACTOR_KILL,       /**< anyone -> owner, owner -> host */
+    RT_MSG_ACTOR_EXITED,     /**< host -> owner: the actor stopped itself */
+    RT_MSG_ACTOR_NAME,       /**< anyone -> head (rank 0): register, look up, remove a name */
+    RT_MSG_ACTOR_NAME_REPLY, /**< head -> asker */
     RT_MSG_TYPE_LAST
 } rt_msg_type_t;
 
@@ -88,7 +94,17 @@ enum {
     RT_SPEC_RETRY_EXCEPTIONS = RMPI_BIT(0),
     RT_SPEC_STOLEN           = RMPI_BIT(1), /**< set by a victim when handing it to a thief */
     RT_SPEC_NO_STEAL         = RMPI_BIT(2), /**< placed on purpose (affinity, custom resources) */
+    RT_SPEC_ACTOR_CREATE     = RMPI_BIT(3), /**< runs an actor's constructor (spec.actor) */
+    RT_SPEC_ACTOR_CALL       = RMPI_BIT(4), /**< calls a method of spec.actor */
 };
+
+/** The actor a CREATE or CALL spec is about (absent from other specs on the wire). */
+typedef struct rt_spec_actor {
+    store_oid_t id;              /**< the actor (its creation task's ID) */
+    uint32_t    incarnation;     /**< 0, +1 per restart */
+    uint32_t    max_concurrency; /**< CREATE */
+    uint64_t    seq;             /**< CALL: per calling rank and incarnation, from 0 */
+} rt_spec_actor_t;
 
 /** An argument of a spec: a value, and for refs the object's ID (for logs, pins). */
 typedef struct rt_spec_arg {
@@ -112,8 +128,9 @@ typedef struct rt_task_spec {
     double         custom_amount[RT_MAX_CUSTOM];
     const char    *name; /**< trace name, NOT NUL-terminated on decode: use name_len */
     size_t         name_len;
-    uint32_t       num_args;
-    rt_spec_arg_t *args; /**< decode: malloc'd (rt_spec_clear); encode: caller's */
+    uint32_t        num_args;
+    rt_spec_arg_t  *args;  /**< decode: malloc'd (rt_spec_clear); encode: caller's */
+    rt_spec_actor_t actor; /**< with RT_SPEC_ACTOR_CREATE or RT_SPEC_ACTOR_CALL */
 } rt_task_spec_t;
 
 /** Bytes rt_spec_encode() will write. */
@@ -225,6 +242,46 @@ typedef struct rt_steal_iter {
 } rt_steal_iter_t;
 rmpi_status_t rt_steal_reply_begin(const void *buf, size_t len, rt_steal_iter_t *it);
 rmpi_status_t rt_steal_reply_next(rt_steal_iter_t *it, const void **spec_p, size_t *len_p);
+
+/* --- actors ------------------------------------------------------------------- */
+
+/** Operations of ACTOR_NAME (flags). */
+enum {
+    RT_NAME_REGISTER = 1, /**< take the name for id (reply EXISTS with the holder's id) */
+    RT_NAME_LOOKUP   = 2,
+    RT_NAME_REMOVE   = 3, /**< release it if id still holds it (no reply) */
+};
+
+/**
+ * The actor control messages share one layout; each type uses some fields:
+ *   LOCATE     id, cookie, incarnation (the least acceptable)
+ *   LOCATION   id, cookie, status (OK or the reason it is dead), rank, incarnation,
+ *              max_task_retries, text (error message)
+ *   KILL       id, incarnation (to the host), flags (RMPI_ACTOR_KILL_*)
+ *   EXITED     id, incarnation
+ *   NAME       id, cookie, cls, flags (RT_NAME_*), text ("namespace" NUL "name")
+ *   NAME_REPLY id, cookie, cls, status
+ */
+typedef struct rt_actor_msg {
+    store_oid_t id;
+    uint64_t    cookie;
+    uint32_t    incarnation;
+    uint32_t    flags;
+    int32_t     rank;
+    int32_t     status;
+    uint32_t    cls;
+    int32_t     max_task_retries;
+    const char *text; /**< NOT NUL-terminated on decode */
+    size_t      text_len;
+} rt_actor_msg_t;
+
+#define RT_ACTOR_TEXT_MAX RT_ERROR_MSG_MAX
+
+size_t rt_actor_msg_size(const rt_actor_msg_t *msg);
+size_t rt_actor_msg_encode(rt_msg_type_t type, const rt_actor_msg_t *msg, void *buf);
+/** @a type is the type the handler expects (one of RT_MSG_ACTOR_*). */
+rmpi_status_t rt_actor_msg_decode(rt_msg_type_t type, const void *buf, size_t len,
+                                  rt_actor_msg_t *msg);
 
 /** A message with only the common header (SHUTDOWN, TIMELINE). */
 size_t rt_bare_encode(rt_msg_type_t type, void *buf); /**< RT_MSG_HDR_LEN bytes */

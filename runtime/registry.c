@@ -1,5 +1,6 @@
 /*
- * runtime/registry.c - the table of remote functions, by name.
+ * runtime/registry.c - the table of remote functions, actor classes
+ * ("Class", the constructor) and actor methods ("Class.method"), by name.
  *
  * Filled before rmpi_init (usually by RMPI_REMOTE constructors), frozen at
  * init: every rank must hold the same names in the same order, which the
@@ -13,6 +14,7 @@
 #include "base/log.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,30 +46,84 @@ static int rt_registry_find_locked(const char *name)
     return -1;
 }
 
-rmpi_status_t rmpi_register_function(const char *name, rmpi_task_fn_t fn)
+static rmpi_status_t rt_registry_add(const char *name, rmpi_task_fn_t fn, rt_fn_kind_t kind,
+                                     rmpi_actor_dtor_t dtor, const char *caller)
 {
     rmpi_status_t status = RMPI_OK;
 
-    if (name == NULL || fn == NULL || name[0] == '\0' || strlen(name) > RT_FN_NAME_MAX) {
+    pthread_mutex_lock(&rt_registry_lock);
+    if (rt_frozen) {
+        status = RMPI_ERR_NOT_READY;
+        base_error("%s(%s): must be called before rmpi_init", caller, name);
+    } else if (rt_registry_find_locked(name) >= 0) {
+        status = RMPI_ERR_EXISTS;
+        base_error("%s: '%s' is already registered", caller, name);
+    } else if (rt_num_fns < rt_fns_capacity || (status = rt_registry_grow()) == RMPI_OK) {
+        rt_fn_t *entry = &rt_fns[rt_num_fns++];
+
+        strcpy(entry->name, name);
+        entry->fn   = fn;
+        entry->kind = kind;
+        entry->dtor = dtor;
+    }
+    pthread_mutex_unlock(&rt_registry_lock);
+    return status;
+}
+
+static bool rt_name_ok(const char *name, size_t max)
+{
+    return name != NULL && name[0] != '\0' && strlen(name) <= max;
+}
+
+rmpi_status_t rmpi_register_function(const char *name, rmpi_task_fn_t fn)
+{
+    if (!rt_name_ok(name, RT_FN_NAME_MAX) || fn == NULL) {
         base_error("rmpi_register_function: a name of 1 to %d bytes and a function are needed",
                    RT_FN_NAME_MAX);
         return RMPI_ERR_INVALID_ARG;
     }
-    pthread_mutex_lock(&rt_registry_lock);
-    if (rt_frozen) {
-        status = RMPI_ERR_NOT_READY;
-        base_error("rmpi_register_function(%s): functions must be registered before rmpi_init",
-                   name);
-    } else if (rt_registry_find_locked(name) >= 0) {
-        status = RMPI_ERR_EXISTS;
-        base_error("rmpi_register_function: '%s' is already registered", name);
-    } else if (rt_num_fns < rt_fns_capacity || (status = rt_registry_grow()) == RMPI_OK) {
-        strcpy(rt_fns[rt_num_fns].name, name);
-        rt_fns[rt_num_fns].fn = fn;
-        ++rt_num_fns;
+    return rt_registry_add(name, fn, RT_FN_TASK, NULL, "rmpi_register_function");
+}
+
+rmpi_status_t rmpi_register_actor_class(const char *cls, rmpi_task_fn_t ctor,
+                                        rmpi_actor_dtor_t dtor)
+{
+    /* Room is left for ".method" in the names of its methods. */
+    if (!rt_name_ok(cls, RT_FN_NAME_MAX / 2) || strchr(cls, '.') != NULL || ctor == NULL) {
+        base_error("rmpi_register_actor_class: a class name of 1 to %d bytes without '.' and "
+                   "a constructor are needed",
+                   RT_FN_NAME_MAX / 2);
+        return RMPI_ERR_INVALID_ARG;
     }
-    pthread_mutex_unlock(&rt_registry_lock);
-    return status;
+    return rt_registry_add(cls, ctor, RT_FN_ACTOR_CLASS, dtor, "rmpi_register_actor_class");
+}
+
+rmpi_status_t rmpi_register_actor_method(const char *cls, const char *method, rmpi_task_fn_t fn)
+{
+    char name[RT_FN_NAME_MAX + 2];
+
+    if (!rt_name_ok(cls, RT_FN_NAME_MAX / 2) || !rt_name_ok(method, RT_FN_NAME_MAX) || fn == NULL ||
+        (size_t)snprintf(name, sizeof(name), "%s.%s", cls, method) > RT_FN_NAME_MAX) {
+        base_error("rmpi_register_actor_method: a class, a method (\"class.method\" at most %d "
+                   "bytes) and a function are needed",
+                   RT_FN_NAME_MAX);
+        return RMPI_ERR_INVALID_ARG;
+    }
+    return rt_registry_add(name, fn, RT_FN_ACTOR_METHOD, NULL, "rmpi_register_actor_method");
+}
+
+int rt_registry_find_method(uint32_t cls, const char *method)
+{
+    const rt_fn_t *entry = rt_registry_get(cls);
+    char           name[RT_FN_NAME_MAX + 2];
+    int            index;
+
+    if (entry == NULL || entry->kind != RT_FN_ACTOR_CLASS || method == NULL ||
+        (size_t)snprintf(name, sizeof(name), "%s.%s", entry->name, method) > RT_FN_NAME_MAX) {
+        return -1;
+    }
+    index = rt_registry_find(name);
+    return index >= 0 && rt_fns[index].kind == RT_FN_ACTOR_METHOD ? index : -1;
 }
 
 void rt_registry_freeze(void)
@@ -94,7 +150,7 @@ uint64_t rt_registry_digest(void)
     uint64_t digest = base_hash_u64(rt_num_fns);
 
     for (size_t i = 0; i < rt_num_fns; ++i) {
-        digest = base_hash_u64(digest ^ base_hash_str(rt_fns[i].name));
+        digest = base_hash_u64(digest ^ base_hash_str(rt_fns[i].name) ^ rt_fns[i].kind);
     }
     return digest;
 }

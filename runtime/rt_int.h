@@ -65,9 +65,17 @@ rmpi_status_t rt_conf_parse_resources(const char *text, char **names, double *am
 
 /* --- function table (registry.c) ------------------------------------------------ */
 
+typedef enum rt_fn_kind {
+    RT_FN_TASK = 0,     /**< a remote function */
+    RT_FN_ACTOR_CLASS,  /**< an actor class: fn is its constructor */
+    RT_FN_ACTOR_METHOD, /**< "Class.method" */
+} rt_fn_kind_t;
+
 typedef struct rt_fn {
-    char           name[RT_FN_NAME_MAX + 1];
-    rmpi_task_fn_t fn;
+    char              name[RT_FN_NAME_MAX + 1];
+    rmpi_task_fn_t    fn;
+    rt_fn_kind_t      kind;
+    rmpi_actor_dtor_t dtor; /**< RT_FN_ACTOR_CLASS */
 } rt_fn_t;
 
 /** Freeze the table (at init); later registrations fail with RMPI_ERR_NOT_READY. */
@@ -78,6 +86,8 @@ uint64_t rt_registry_digest(void);
 /** Index of @a name, or -1. */
 int            rt_registry_find(const char *name);
 const rt_fn_t *rt_registry_get(uint32_t index);
+/** Index of method @a method of the class at index @a cls, or -1. */
+int rt_registry_find_method(uint32_t cls, const char *method);
 
 /* --- owner-side objects and tasks (objtable.c) ------------------------------------ */
 
@@ -121,6 +131,7 @@ typedef enum rt_task_state {
     RT_TASK_WAITING = 0, /**< for its ref arguments */
     RT_TASK_PUSHED,      /**< sent to exec_rank */
     RT_TASK_FINISHED,    /**< kept as lineage for its stored returns */
+    RT_TASK_HOSTING,     /**< a creation task whose actor is alive on exec_rank */
 } rt_task_state_t;
 
 /** A dependency of a waiting task. */
@@ -167,6 +178,11 @@ struct rt_task {
     base_list_t           ready_link; /**< rt.ready: dependencies resolved, to push */
     void                 *lineage;    /**< encoded spec, kept for stored returns */
     size_t                lineage_len;
+    struct rt_actor      *actor_owner;  /**< a creation task: the actor it makes (owner side) */
+    struct rt_actor_ref  *actor_ref;    /**< a call: the actor called (caller side) */
+    base_list_t           actor_link;   /**< a call: on actor_ref->calls */
+    bool                  call_ready;   /**< a call whose arguments are resolved */
+    uint32_t              call_retries; /**< a call: times it was retried after ACTOR_DIED */
     char                  name[RT_NAME_MAX + 1];
 };
 
@@ -233,11 +249,20 @@ struct rmpi_task_ctx {
     struct rt_task_gpu *gpu;     /**< context and stream of a GPU task (task_gpu.c) */
     void               *aligned; /**< 8-byte aligned copies of inline args the message misaligns */
     rt_return_t         returns[RMPI_MAX_RETURNS];
-    char                error[RT_ERROR_MSG_MAX + 1];
+    struct rt_actor_host *actor;        /**< the actor a constructor or call runs for */
+    base_list_t           actor_link;   /**< on the host's waiting or runnable list */
+    bool                  actor_exit;   /**< the call asked the actor to stop */
+    bool                  destroy;      /**< a synthetic run that destroys `actor` */
+    base_list_t           owned_actors; /**< rt_actor_t this task created, owned lifetime */
+    char                  error[RT_ERROR_MSG_MAX + 1];
 };
 typedef struct rmpi_task_ctx rt_run_t;
 
 void rt_exec_run(void *arg, rt_exec_item_t *item);
+/** The task running on this thread, or NULL (the driver, the progress thread). */
+rt_run_t *rt_run_current(void);
+/** Fail a run that will not execute, and free it (@a why is its error message). */
+void rt_run_reject_free(rt_run_t *run, rmpi_status_t status, const char *why);
 /** Make the task's GPU context current (a no-op for CPU tasks). */
 rmpi_status_t rt_task_gpu_enter(rt_run_t *run);
 /** Synchronize and give back its stream, restore the context; the first error. */
@@ -293,6 +318,15 @@ typedef struct rt {
     uint64_t             pending_tasks;
     base_list_t          ready; /**< rt_task_t whose dependencies resolved */
 
+    /* actors (actor_*.c) */
+    base_hash_t    actors;      /**< rt_actor_t this rank owns, by id */
+    base_hash_t    actor_refs;  /**< rt_actor_ref_t this rank called, by id */
+    base_hash_t    actor_hosts; /**< rt_actor_host_t alive here, by id */
+    base_hash_t    actor_names; /**< rank 0: the named-actor directory */
+    base_list_t    actor_sends; /**< calls to push, in order (rt_actor_send_queued) */
+    base_list_t    name_waits;  /**< name requests waiting for the head */
+    pthread_cond_t actor_cond;  /**< an actor ref changed state */
+
     /* wire-up (rank 0 collects HELLOs) */
     rt_hello_t *hellos;
     void      **hello_bufs;
@@ -338,6 +372,22 @@ void rt_cancel_send(rt_task_t *task, uint64_t flags);
 void rt_on_steal(int src, const void *data, size_t len);
 void rt_on_steal_reply(int src, const void *data, size_t len);
 void rt_on_moved(int src, const void *data, size_t len);
+
+/* Submitting (submit.c). */
+/** What an actor creation or call adds to a plain task submission. */
+typedef struct rt_submit_extra {
+    bool                 has_id; /**< use id as the task's ID (an actor's, chosen earlier) */
+    store_oid_t          id;
+    uint16_t             spec_flags;
+    rt_spec_actor_t      actor;
+    struct rt_actor     *actor_owner;
+    struct rt_actor_ref *actor_ref;
+} rt_submit_extra_t;
+
+/** rmpi_submit for function @a fn_index (checked by the caller); @a extra may be NULL. */
+rmpi_status_t rt_submit(uint32_t fn_index, const char *name, const rmpi_task_arg_t *args,
+                        size_t nargs, const rmpi_task_options_t *opts,
+                        const rt_submit_extra_t *extra, rmpi_ref_t *returns);
 
 /* Scheduling and pushing (submit.c). */
 /** Pick a rank and send @a task (which holds no lock; the caller does not). */

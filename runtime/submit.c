@@ -8,6 +8,7 @@
  * argument as inline bytes or a location, so an executor never waits for an
  * argument to be computed — only, at worst, for bytes to be pulled.
  */
+#include "runtime/actor.h"
 #include "runtime/rt_int.h"
 #include "runtime/timeline.h"
 
@@ -423,6 +424,9 @@ void rt_task_ready(rt_task_t *task)
 static void rt_task_finish(rt_task_t *task)
 {
     task->state = RT_TASK_FINISHED;
+    if (task->actor_ref != NULL) {
+        rt_actor_call_remove(task);
+    }
     rt_task_release_args(task);
     --rt.pending_tasks;
     /*
@@ -560,10 +564,14 @@ void rt_push_ready(void)
                 rt_task_fail(task, task->canceled ? RMPI_ERR_CANCELED : task->dep_error,
                              task->canceled ? "canceled" : task->dep_message);
                 task = (rt_task_t *)-1;
+            } else if (task->actor_ref != NULL) {
+                rt_actor_call_ready(task); /* leaves in submission order */
+                task = (rt_task_t *)-1;
             }
         }
         pthread_mutex_unlock(&rt.lock);
         if (task == NULL) {
+            rt_actor_send_queued();
             return;
         }
         if (task != (rt_task_t *)-1) {
@@ -591,8 +599,9 @@ static rmpi_status_t rt_submit_check(const char *fn, const rmpi_task_arg_t *args
         return RMPI_ERR_INVALID_ARG;
     }
     *fn_index_p = rt_registry_find(fn);
-    if (*fn_index_p < 0) {
-        base_error("rmpi_submit: no remote function is registered as '%s'", fn);
+    if (*fn_index_p < 0 || rt_registry_get((uint32_t)*fn_index_p)->kind != RT_FN_TASK) {
+        base_error("rmpi_submit: no remote function is registered as '%s'%s", fn,
+                   *fn_index_p >= 0 ? " (it is an actor class or method)" : "");
         return RMPI_ERR_NOT_FOUND;
     }
     return RMPI_OK;
@@ -616,6 +625,12 @@ static rmpi_status_t rt_submit_locked(rt_task_t *task, rmpi_ref_t *returns)
     }
     rt_task_insert(task);
     ++rt.pending_tasks;
+    if (task->actor_owner != NULL) {
+        task->actor_owner->ctor = task;
+    }
+    if (task->actor_ref != NULL) {
+        rt_actor_call_add(task);
+    }
     for (uint32_t i = 0; i < task->spec.num_args; ++i) {
         if (task->spec.args[i].is_ref) {
             rt_dep_start(task, i);
@@ -676,26 +691,36 @@ static void rt_submit_abort(rt_task_t *task)
     rt_task_free(task);
 }
 
-rmpi_status_t rmpi_submit(const char *fn, const rmpi_task_arg_t *args, size_t nargs,
-                          const rmpi_task_options_t *opts, rmpi_ref_t *returns)
+static void rt_submit_extra(rt_task_t *task, const rt_submit_extra_t *extra)
 {
-    int           fn_index;
-    rmpi_status_t status = rt_submit_check(fn, args, nargs, returns, &fn_index);
-    rt_task_t    *task;
-    char          name[RT_NAME_MAX + 1];
+    task->id = extra != NULL && extra->has_id
+                   ? extra->id
+                   : rt_oid_make(rt.rank, 0, atomic_fetch_add(&rt.next_seq, 1) + 1, 0);
+    if (extra == NULL) {
+        return;
+    }
+    task->spec.flags |= extra->spec_flags;
+    task->spec.actor  = extra->actor;
+    task->actor_owner = extra->actor_owner;
+    task->actor_ref   = extra->actor_ref;
+}
+
+rmpi_status_t rt_submit(uint32_t fn_index, const char *name, const rmpi_task_arg_t *args,
+                        size_t nargs, const rmpi_task_options_t *opts,
+                        const rt_submit_extra_t *extra, rmpi_ref_t *returns)
+{
+    rmpi_status_t status;
+    rt_task_t    *task = rt_task_new(nargs);
+    char          trace[RT_NAME_MAX + 1];
     bool          traced;
 
-    if (status != RMPI_OK) {
-        return status;
-    }
-    task = rt_task_new(nargs);
     if (task == NULL) {
         return RMPI_ERR_NO_MEMORY;
     }
-    snprintf(task->name, sizeof(task->name), "%s", fn);
+    snprintf(task->name, sizeof(task->name), "%s", name);
     status = rt_options_apply(opts, task);
-    if (status == RMPI_OK) {
-        status = rt_submit_feasible(task, args, nargs);
+    if (status == RMPI_OK && (extra == NULL || extra->actor_ref == NULL)) {
+        status = rt_submit_feasible(task, args, nargs); /* a call goes where its actor is */
     }
     if (status == RMPI_OK) {
         status = rt_args_values(task, args, nargs);
@@ -704,15 +729,15 @@ rmpi_status_t rmpi_submit(const char *fn, const rmpi_task_arg_t *args, size_t na
         rt_submit_abort(task);
         return status;
     }
-    task->id            = rt_oid_make(rt.rank, 0, atomic_fetch_add(&rt.next_seq, 1) + 1, 0);
+    rt_submit_extra(task, extra);
     task->spec.task_id  = task->id;
-    task->spec.fn_index = (uint32_t)fn_index;
+    task->spec.fn_index = fn_index;
     task->submit_us     = rt_timeline_enabled() ? rt_timeline_now_us() : 0;
     rt_spec_resources(task);
     /* Once submitted, another thread may push, finish and free the task: keep what we trace. */
     traced = task->submit_us != 0;
     if (traced) {
-        snprintf(name, sizeof(name), "%s", task->name);
+        snprintf(trace, sizeof(trace), "%s", task->name);
     }
     pthread_mutex_lock(&rt.lock);
     status = rt_submit_locked(task, returns);
@@ -726,10 +751,22 @@ rmpi_status_t rmpi_submit(const char *fn, const rmpi_task_arg_t *args, size_t na
     }
     atomic_fetch_add_explicit(&rt.stats.submitted, 1, memory_order_relaxed);
     if (traced) {
-        rt_timeline_instant(name, "submit", NULL);
+        rt_timeline_instant(trace, "submit", NULL);
     }
     rt_push_ready();
     return RMPI_OK;
+}
+
+rmpi_status_t rmpi_submit(const char *fn, const rmpi_task_arg_t *args, size_t nargs,
+                          const rmpi_task_options_t *opts, rmpi_ref_t *returns)
+{
+    int           fn_index;
+    rmpi_status_t status = rt_submit_check(fn, args, nargs, returns, &fn_index);
+
+    if (status != RMPI_OK) {
+        return status;
+    }
+    return rt_submit((uint32_t)fn_index, fn, args, nargs, opts, NULL, returns);
 }
 
 /* --- TASK_DONE
@@ -806,11 +843,18 @@ void rt_on_task_done(int src, const void *data, size_t len)
     if (task == NULL || task->state != RT_TASK_PUSHED || task->spec.attempt != done.attempt ||
         done.num_returns != task->spec.num_returns) {
         rt_done_discard(&done);
+    } else if (task->actor_ref != NULL) {
+        rt_cluster_load_report(rt.cluster, done.executor, done.queued, done.running);
+        if (!rt_actor_call_retry(task, &done)) {
+            rt_done_apply(task, &done);
+        }
     } else {
         rt_cluster_load_add(rt.cluster, task->exec_rank, -1);
         rt_cluster_load_report(rt.cluster, done.executor, done.queued, done.running);
         retry = rt_done_should_retry(task, &done);
-        if (retry) {
+        if (task->actor_owner != NULL) {
+            rt_actor_on_created(task->actor_owner, task, &done);
+        } else if (retry) {
             ++task->spec.attempt;
             rt_task_ready(task);
         } else {

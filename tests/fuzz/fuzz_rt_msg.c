@@ -151,6 +151,22 @@ static void fuzz_control(const bounds_t *b)
     }
 }
 
+static void fuzz_actor(const bounds_t *b)
+{
+    size_t         len = (size_t)(b->end - b->begin);
+    rt_actor_msg_t msg;
+
+    for (rt_msg_type_t type = RT_MSG_ACTOR_LOCATE; type <= RT_MSG_ACTOR_NAME_REPLY; type++) {
+        if (rt_actor_msg_decode(type, b->begin, len, &msg) == RMPI_OK) {
+            uint8_t *again = malloc(rt_actor_msg_size(&msg));
+
+            check_inside(b, msg.text, msg.text_len);
+            check_same(b, again, rt_actor_msg_encode(type, &msg, again));
+            free(again);
+        }
+    }
+}
+
 static void fuzz_steal_reply(const bounds_t *b)
 {
     size_t          len = (size_t)(b->end - b->begin);
@@ -224,6 +240,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_lists(&b);
     fuzz_control(&b);
     fuzz_steal_reply(&b);
+    fuzz_actor(&b);
     fuzz_wireup(&b);
     free(copy);
     return 0;

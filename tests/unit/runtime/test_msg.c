@@ -44,7 +44,7 @@
 #define WELCOME_OFF_STATUS 8
 #define WELCOME_OFF_ERROR_LEN 12
 
-#define MAX_SAMPLES 32
+#define MAX_SAMPLES 48
 
 /* --- fixtures ----------------------------------------------------------------------- */
 
@@ -520,6 +520,29 @@ static rmpi_status_t decode_bare_timeline(const void *buf, size_t len)
     return status == RMPI_OK && type != RT_MSG_TIMELINE ? RMPI_ERR_MESSAGE : status;
 }
 
+static rmpi_status_t decode_actor(rt_msg_type_t type, const void *buf, size_t len)
+{
+    rt_actor_msg_t msg;
+    rmpi_status_t  status = rt_actor_msg_decode(type, buf, len, &msg);
+
+    if (status == RMPI_OK) {
+        assert_inside(buf, len, msg.text, msg.text_len);
+    }
+    return status;
+}
+
+#define DECODE_ACTOR(_name, _type)                                  \
+    static rmpi_status_t _name(const void *buf, size_t len)         \
+    {                                                               \
+        return decode_actor(_type, buf, len);                       \
+    }
+DECODE_ACTOR(decode_actor_locate, RT_MSG_ACTOR_LOCATE)
+DECODE_ACTOR(decode_actor_location, RT_MSG_ACTOR_LOCATION)
+DECODE_ACTOR(decode_actor_kill, RT_MSG_ACTOR_KILL)
+DECODE_ACTOR(decode_actor_exited, RT_MSG_ACTOR_EXITED)
+DECODE_ACTOR(decode_actor_name, RT_MSG_ACTOR_NAME)
+DECODE_ACTOR(decode_actor_name_reply, RT_MSG_ACTOR_NAME_REPLY)
+
 typedef rmpi_status_t (*decode_fn_t)(const void *buf, size_t len);
 
 static decode_fn_t decoder_of(rt_msg_type_t type)
@@ -553,6 +576,18 @@ static decode_fn_t decoder_of(rt_msg_type_t type)
         return decode_bare_shutdown;
     case RT_MSG_TIMELINE:
         return decode_bare_timeline;
+    case RT_MSG_ACTOR_LOCATE:
+        return decode_actor_locate;
+    case RT_MSG_ACTOR_LOCATION:
+        return decode_actor_location;
+    case RT_MSG_ACTOR_KILL:
+        return decode_actor_kill;
+    case RT_MSG_ACTOR_EXITED:
+        return decode_actor_exited;
+    case RT_MSG_ACTOR_NAME:
+        return decode_actor_name;
+    case RT_MSG_ACTOR_NAME_REPLY:
+        return decode_actor_name_reply;
     default:
         fail_msg("no decoder for type %d", (int)type);
         return NULL;
@@ -587,6 +622,31 @@ static size_t add(sample_t *s, size_t n, rt_msg_type_t type, uint8_t *buf, size_
     assert_true(n < MAX_SAMPLES);
     s[n] = (sample_t){.type = type, .buf = buf, .len = len};
     return n + 1;
+}
+
+/* One of each actor message, with and without text. */
+static size_t add_actor_samples(sample_t *s, size_t n)
+{
+    rt_actor_msg_t msg = {.cookie           = UINT64_MAX,
+                          .incarnation      = 7,
+                          .flags            = RT_NAME_REGISTER,
+                          .rank             = 3,
+                          .status           = RMPI_ERR_ACTOR_DIED,
+                          .cls              = 9,
+                          .max_task_retries = -1,
+                          .text             = "ns\0name",
+                          .text_len         = 7};
+
+    fill_oid(&msg.id, 0x5a);
+    for (rt_msg_type_t type = RT_MSG_ACTOR_LOCATE; type <= RT_MSG_ACTOR_NAME_REPLY; type++) {
+        uint8_t *buf = malloc(rt_actor_msg_size(&msg));
+
+        n = add(s, n, type, buf, rt_actor_msg_encode(type, &msg, buf));
+    }
+    msg.text_len = 0;
+    msg.rank     = -1;
+    uint8_t *buf = malloc(rt_actor_msg_size(&msg));
+    return add(s, n, RT_MSG_ACTOR_LOCATION, buf, rt_actor_msg_encode(RT_MSG_ACTOR_LOCATION, &msg, buf));
 }
 
 static size_t build_samples(sample_t *s)
@@ -661,6 +721,7 @@ static size_t build_samples(sample_t *s)
     buf = malloc(rt_steal_reply_size(NULL, 0));
     n   = add(s, n, RT_MSG_STEAL_REPLY, buf, rt_steal_reply_encode(NULL, NULL, 0, buf));
 
+    n = add_actor_samples(s, n);
     buf = malloc(HDR);
     n   = add(s, n, RT_MSG_SHUTDOWN, buf, rt_bare_encode(RT_MSG_SHUTDOWN, buf));
     buf = malloc(HDR);
@@ -1559,6 +1620,64 @@ static void test_steal_iter_leftover(void **state)
 }
 
 /* A failed decode leaves the caller's outputs as they were. */
+/* Actor messages: a status above OK, a rank below -1, an oversized text are refused. */
+static void test_bad_actor_fields(void **state)
+{
+    rt_actor_msg_t msg = {.rank = 1, .status = RMPI_OK, .text = "x", .text_len = 1};
+    rt_actor_msg_t out;
+    uint8_t        buf[256];
+    size_t         len;
+
+    (void)state;
+    len = rt_actor_msg_encode(RT_MSG_ACTOR_LOCATION, &msg, buf);
+    assert_int_equal(rt_actor_msg_decode(RT_MSG_ACTOR_LOCATION, buf, len, &out), RMPI_OK);
+    assert_int_equal(rt_actor_msg_decode(RT_MSG_ACTOR_KILL, buf, len, &out), RMPI_ERR_MESSAGE);
+    assert_int_equal(rt_actor_msg_decode(RT_MSG_TASK_PUSH, buf, len, &out), RMPI_ERR_MESSAGE);
+    msg.status = 1;
+    len        = rt_actor_msg_encode(RT_MSG_ACTOR_LOCATION, &msg, buf);
+    assert_int_equal(rt_actor_msg_decode(RT_MSG_ACTOR_LOCATION, buf, len, &out), RMPI_ERR_MESSAGE);
+    msg.status = RMPI_ERR_LAST;
+    len        = rt_actor_msg_encode(RT_MSG_ACTOR_LOCATION, &msg, buf);
+    assert_int_equal(rt_actor_msg_decode(RT_MSG_ACTOR_LOCATION, buf, len, &out), RMPI_ERR_MESSAGE);
+    msg.status = RMPI_OK;
+    msg.rank   = -2;
+    len        = rt_actor_msg_encode(RT_MSG_ACTOR_LOCATION, &msg, buf);
+    assert_int_equal(rt_actor_msg_decode(RT_MSG_ACTOR_LOCATION, buf, len, &out), RMPI_ERR_MESSAGE);
+    msg.rank = 0;
+    len      = rt_actor_msg_encode(RT_MSG_ACTOR_LOCATION, &msg, buf);
+    buf[len - 2] = 0xff; /* text_len (little-endian u32 before 1 byte of text) grows */
+    buf[len - 3] = 0xff;
+    assert_int_equal(rt_actor_msg_decode(RT_MSG_ACTOR_LOCATION, buf, len, &out), RMPI_ERR_MESSAGE);
+}
+
+/* A spec's actor block: CREATE and CALL together, or a CREATE without concurrency, fail. */
+static void test_bad_spec_actor(void **state)
+{
+    rt_task_spec_t spec, out;
+    size_t         len;
+    uint8_t       *buf;
+
+    (void)state;
+    min_spec(&spec);
+    spec.flags                 = RT_SPEC_ACTOR_CREATE;
+    spec.actor.max_concurrency = 4;
+    spec.actor.seq             = 77;
+    buf                        = encode_spec(&spec, &len);
+    assert_int_equal(rt_spec_decode(buf, len, &out), RMPI_OK);
+    assert_int_equal(out.actor.max_concurrency, 4);
+    assert_int_equal(out.actor.seq, 77);
+    rt_spec_clear(&out);
+    free(buf);
+    spec.actor.max_concurrency = 0;
+    buf                        = encode_spec(&spec, &len);
+    assert_int_equal(rt_spec_decode(buf, len, &out), RMPI_ERR_MESSAGE);
+    free(buf);
+    spec.flags = RT_SPEC_ACTOR_CREATE | RT_SPEC_ACTOR_CALL;
+    buf        = encode_spec(&spec, &len);
+    assert_int_equal(rt_spec_decode(buf, len, &out), RMPI_ERR_MESSAGE);
+    free(buf);
+}
+
 static void test_outputs_untouched_on_failure(void **state)
 {
     rt_spec_arg_t   args[4];
@@ -1616,6 +1735,8 @@ int main(void)
         cmocka_unit_test(test_length_limits),
         cmocka_unit_test(test_steal_iter_leftover),
         cmocka_unit_test(test_outputs_untouched_on_failure),
+        cmocka_unit_test(test_bad_actor_fields),
+        cmocka_unit_test(test_bad_spec_actor),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
