@@ -599,6 +599,46 @@ RMPI_API rmpi_status_t rmpi_actor_kill(rmpi_actor_t actor, uint64_t flags);
 /** 32 hex digits and a NUL into @a buf (33 bytes). */
 RMPI_API void rmpi_actor_format(rmpi_actor_t actor, char *buf);
 
+/* --- actor pools (Ray's ActorPool) ------------------------------------------ */
+
+/**
+ * Spreads calls over a fixed set of actors, one call in flight per actor: a
+ * submission goes to an idle actor, or waits in the pool until a result is
+ * taken and its actor is idle again. The pool does not own the actors (it
+ * neither creates nor kills them). Thread safety: a pool is used by one
+ * thread at a time.
+ */
+typedef struct rmpi_actor_pool *rmpi_actor_pool_h;
+
+/** A pool over @a actors (copied); @a n >= 1. */
+RMPI_API rmpi_status_t rmpi_actor_pool_create(const rmpi_actor_t *actors, size_t n,
+                                              rmpi_actor_pool_h *pool_p);
+/** Free the pool; calls in flight are left to finish, their results dropped. */
+RMPI_API void rmpi_actor_pool_destroy(rmpi_actor_pool_h pool);
+/** Call @a method with @a args (values copied, refs retained) on the next idle actor. */
+RMPI_API rmpi_status_t rmpi_actor_pool_submit(rmpi_actor_pool_h pool, const char *method,
+                                              const rmpi_task_arg_t *args, size_t nargs);
+/** Whether a submitted call's result has not been taken yet. */
+RMPI_API int rmpi_actor_pool_has_next(rmpi_actor_pool_h pool);
+/**
+ * The next result in submission order (release it with rmpi_object_release);
+ * RMPI_ERR_NOT_FOUND when there is none, RMPI_ERR_TIMEOUT after @a timeout.
+ * A failed call is a result with an error status, not a failure of this call.
+ */
+RMPI_API rmpi_status_t rmpi_actor_pool_get_next(rmpi_actor_pool_h pool, double timeout,
+                                                rmpi_object_t *obj);
+/** The result that finished first, whatever its order; its submission index in *index_p. */
+RMPI_API rmpi_status_t rmpi_actor_pool_get_next_unordered(rmpi_actor_pool_h pool, double timeout,
+                                                          rmpi_object_t *obj, size_t *index_p);
+/**
+ * Call @a method once per input (each input the only argument) and fill
+ * @a objs[i] with the result for inputs[i]. With @a unordered, objs are in
+ * completion order and @a indices (may be NULL) tell each one's input.
+ */
+RMPI_API rmpi_status_t rmpi_actor_pool_map(rmpi_actor_pool_h pool, const char *method,
+                                           const rmpi_task_arg_t *inputs, size_t n, int unordered,
+                                           double timeout, rmpi_object_t *objs, size_t *indices);
+
 /* --- introspection ------------------------------------------------------- */
 
 /** Counters of this rank (for leak checks, `ray-mpi status` and metrics). */

@@ -96,7 +96,9 @@ void rt_obj_set_value(rt_obj_t *obj, const rt_value_t *value)
             rt_obj_set_error(obj, RMPI_ERR_NO_MEMORY, "out of memory for a returned value");
             return;
         }
-        memcpy(obj->data, value->data, value->size);
+        if (value->size > 0) {
+            memcpy(obj->data, value->data, value->size);
+        }
         obj->size = value->size;
     } else {
         obj->loc  = value->loc;

@@ -699,6 +699,86 @@ static int scenario_rankdeath(void)
     return 0;
 }
 
+#define POOL_ACTORS 3
+#define POOL_INPUTS 40
+
+static int get_obj_i64(rmpi_object_t *obj, int64_t *v_p)
+{
+    CHECK_OK(obj->status);
+    CHECK(obj->size == sizeof(*v_p));
+    memcpy(v_p, obj->data, sizeof(*v_p));
+    rmpi_object_release(obj);
+    return 0;
+}
+
+/* An actor pool: ordered and unordered maps, submit/get_next, work on every actor. */
+static int scenario_pool(void)
+{
+    rmpi_actor_t      actors[POOL_ACTORS];
+    rmpi_actor_pool_h pool;
+    rmpi_task_arg_t   inputs[POOL_INPUTS];
+    int64_t           values[POOL_INPUTS], v, total = 0;
+    rmpi_object_t     objs[POOL_INPUTS];
+    size_t            indices[POOL_INPUTS];
+    uint8_t           seen[POOL_INPUTS] = {0};
+
+    for (int i = 0; i < POOL_ACTORS; ++i) {
+        CHECK_OK(create_i64("Counter", 0, NULL, &actors[i]));
+    }
+    CHECK_STATUS(rmpi_actor_pool_create(actors, 0, &pool), RMPI_ERR_INVALID_ARG);
+    CHECK_OK(rmpi_actor_pool_create(actors, POOL_ACTORS, &pool));
+    CHECK(!rmpi_actor_pool_has_next(pool));
+    CHECK_STATUS(rmpi_actor_pool_get_next(pool, 1.0, &objs[0]), RMPI_ERR_NOT_FOUND);
+    for (int i = 0; i < POOL_INPUTS; ++i) {
+        values[i] = 0; /* add(0) returns the actor's total: each call's own actor */
+        inputs[i] = rmpi_arg_value(&values[i], sizeof(values[i]));
+    }
+    CHECK_OK(rmpi_actor_pool_map(pool, "where", inputs, POOL_INPUTS, 0, GET_TIMEOUT_S, objs, NULL));
+    for (int i = 0; i < POOL_INPUTS; ++i) {
+        TRY(get_obj_i64(&objs[i], &v));
+        CHECK(v >= 0 && v < rmpi_size());
+    }
+    /* Ordered: submission i adds i+1 to some actor; results come back in submission order. */
+    for (int i = 0; i < POOL_INPUTS; ++i) {
+        int64_t         one = 1;
+        rmpi_task_arg_t a   = rmpi_arg_value(&one, sizeof(one));
+
+        CHECK_OK(rmpi_actor_pool_submit(pool, "add", &a, 1));
+    }
+    for (int i = 0; i < POOL_INPUTS; ++i) {
+        CHECK(rmpi_actor_pool_has_next(pool));
+        CHECK_OK(rmpi_actor_pool_get_next(pool, GET_TIMEOUT_S, &objs[0]));
+        TRY(get_obj_i64(&objs[0], &v));
+        CHECK(v >= 1 && v <= POOL_INPUTS);
+    }
+    CHECK(!rmpi_actor_pool_has_next(pool));
+    /* Every actor took part: their totals add up to the calls made. */
+    for (int i = 0; i < POOL_ACTORS; ++i) {
+        CHECK_OK(call_i64(actors[i], "get", 0, &v));
+        CHECKF(v > 0, "actor %d of the pool got no work", i);
+        total += v;
+    }
+    CHECK(total == POOL_INPUTS);
+    /* Unordered: each input comes back once, with its index. */
+    for (int i = 0; i < POOL_INPUTS; ++i) {
+        values[i] = 1000 + i;
+    }
+    CHECK_OK(
+        rmpi_actor_pool_map(pool, "add", inputs, POOL_INPUTS, 1, GET_TIMEOUT_S, objs, indices));
+    for (int i = 0; i < POOL_INPUTS; ++i) {
+        CHECK(indices[i] < POOL_INPUTS && !seen[indices[i]]);
+        seen[indices[i]] = 1;
+        TRY(get_obj_i64(&objs[i], &v));
+        CHECK(v >= 1000 + (int64_t)indices[i]);
+    }
+    CHECK_STATUS(rmpi_actor_pool_submit(pool, NULL, NULL, 0), RMPI_ERR_INVALID_ARG);
+    rmpi_actor_pool_destroy(pool);
+    for (int i = 0; i < POOL_ACTORS; ++i) {
+        CHECK_OK(rmpi_actor_kill(actors[i], RMPI_ACTOR_KILL_NO_RESTART));
+    }
+    return 0;
+}
+
 /* After everything above: no actor left alive anywhere we own. */
 static int scenario_noleak(void)
 {
@@ -721,7 +801,8 @@ static const scenario_t scenarios[] = {
     {"detached", scenario_detached},   {"concurrent", scenario_concurrent},
     {"kill", scenario_kill},           {"lifecycle", scenario_lifecycle},
     {"placement", scenario_placement}, {"badinput", scenario_badinput},
-    {"rankdeath", scenario_rankdeath}, {"noleak", scenario_noleak},
+    {"rankdeath", scenario_rankdeath}, {"pool", scenario_pool},
+    {"noleak", scenario_noleak},
 };
 
 static const scenario_t *find_scenario(const char *name)
