@@ -482,6 +482,23 @@ RMPI_API rmpi_status_t rmpi_register_actor_class(const char *cls, rmpi_task_fn_t
 RMPI_API rmpi_status_t rmpi_register_actor_method(const char *cls, const char *method,
                                                   rmpi_task_fn_t fn);
 
+/** Save an actor's state into *buf_p (malloc'd; the runtime frees it), *len_p bytes. */
+typedef rmpi_status_t (*rmpi_actor_save_fn_t)(void *state, void **buf_p, size_t *len_p);
+/** Restore a freshly constructed actor's @a state from a saved checkpoint. */
+typedef rmpi_status_t (*rmpi_actor_restore_fn_t)(void *state, const void *buf, size_t len);
+
+/**
+ * Checkpoint hooks for class @a cls (registered already): after every
+ * @a every_calls successful method calls its host saves the state and sends
+ * it to the actor's owner; an actor restarted after its rank died is
+ * constructed from its original arguments, then restored from the latest
+ * checkpoint. With max_concurrency > 1, @a save runs while other calls may
+ * change the state: it must synchronize with them.
+ */
+RMPI_API rmpi_status_t rmpi_register_actor_checkpoint(const char *cls, rmpi_actor_save_fn_t save,
+                                                      rmpi_actor_restore_fn_t restore,
+                                                      unsigned every_calls);
+
 /** Define and register a method: RMPI_ACTOR_METHOD(Counter, add) { ... } */
 #define RMPI_ACTOR_METHOD(_cls, _method)                                               \
     static rmpi_status_t _cls##_##_method(rmpi_task_ctx_h ctx, const rmpi_arg_t *args, \

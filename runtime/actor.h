@@ -73,6 +73,10 @@ typedef struct rt_actor {
     bool             has_creator;
     char             name[RMPI_ACTOR_NAME_MAX + 1];
     char             namespace_[RMPI_ACTOR_NAME_MAX + 1];
+    void            *ckpt; /**< the latest checkpoint its host sent (malloc'd) */
+    size_t           ckpt_len;
+    uint64_t         ckpt_version;
+    uint32_t         ckpt_incarnation;
 } rt_actor_t;
 
 rt_actor_t *rt_actor_find(const store_oid_t *id);
@@ -148,6 +152,10 @@ typedef struct rt_actor_host rt_actor_host_t;
 rmpi_status_t rt_actor_host_begin(rt_run_t *run);
 /** The constructor returned @a status: on success the actor takes calls. */
 void rt_actor_host_created(rt_run_t *run, rmpi_status_t status);
+/** After a restarted actor's constructor: restore its state from @a ckpt. */
+rmpi_status_t rt_actor_host_restore(rt_run_t *run, const rmpi_arg_t *ckpt);
+/** After a successful call (before its TASK_DONE): save a checkpoint if one is due. */
+void rt_actor_host_checkpoint(rt_run_t *run);
 /** A CALL spec arrived: queue it in sequence (takes @a run). */
 void rt_actor_host_deliver(rt_run_t *run);
 /** A call ran (its TASK_DONE is sent): start the next ones. */
@@ -193,6 +201,7 @@ void rt_on_actor_kill(int src, const void *data, size_t len);
 void rt_on_actor_exited(int src, const void *data, size_t len);
 void rt_on_actor_name(int src, const void *data, size_t len);
 void rt_on_actor_name_reply(int src, const void *data, size_t len);
+void rt_on_actor_checkpoint(int src, const void *data, size_t len);
 
 /** Send an actor control message (copied); errors are logged by the transport layer. */
 rmpi_status_t rt_actor_send(int dst, rt_msg_type_t type, const rt_actor_msg_t *msg);

@@ -59,6 +59,7 @@ static bool rt_free_actor(base_hash_node_t *node, void *arg)
         free(base_container_of(link, rt_actor_waiter_t, link));
     }
     free(actor->message);
+    free(actor->ckpt);
     free(actor);
     return true;
 }

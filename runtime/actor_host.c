@@ -30,6 +30,7 @@ struct rt_actor_host {
     void             *state;
     rmpi_actor_dtor_t dtor;
     uint32_t          max_concurrency, running;
+    uint64_t          calls, saved; /**< successful calls; checkpoints sent (the version) */
     bool              in_table, stopping, exited, destroying;
     double            held_cpus;
     uint64_t         *next_seq; /**< per caller rank */
@@ -350,6 +351,59 @@ void rt_actor_hosts_shutdown(void)
                            "the runtime shut down before this call ran");
         rt_host_destroy(host);
     }
+}
+
+/* --- checkpoints ----------------------------------------------------------------------------- */
+
+rmpi_status_t rt_actor_host_restore(rt_run_t *run, const rmpi_arg_t *ckpt)
+{
+    const rt_fn_t *cls = rt_registry_get(run->spec.fn_index);
+
+    if (run->actor == NULL || cls->restore == NULL) {
+        snprintf(run->error, sizeof(run->error), "a checkpoint came without restore hook");
+        return RMPI_ERR_INVALID_ARG;
+    }
+    return cls->restore(run->actor->state, ckpt->data, ckpt->size);
+}
+
+void rt_actor_host_checkpoint(rt_run_t *run)
+{
+    rt_actor_host_t *host = run->actor;
+    const rt_fn_t   *cls  = rt_registry_get(host->cls);
+    rt_actor_ckpt_t  msg  = {.id = host->id, .incarnation = host->incarnation};
+    void            *state, *buf;
+    size_t           len;
+    bool             due;
+
+    if (cls->save == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&rt.lock);
+    due   = ++host->calls % cls->save_every == 0;
+    state = host->state;
+    if (due) {
+        msg.version = ++host->saved;
+    }
+    pthread_mutex_unlock(&rt.lock);
+    if (!due || cls->save(state, &buf, &len) != RMPI_OK) {
+        return;
+    }
+    msg.data = buf;
+    msg.len  = len;
+    if (len <= RT_ACTOR_CKPT_MAX) {
+        size_t size = rt_actor_ckpt_size(&msg);
+        void  *wire = malloc(size);
+
+        if (wire != NULL) {
+            rt_actor_ckpt_encode(&msg, wire);
+            /* Before the call's TASK_DONE: a caller that saw the result finds it saved. */
+            (void)rt_send(rt_oid_owner(&host->id), RT_MSG_ACTOR_CHECKPOINT, wire, size, true);
+        }
+    } else {
+        base_warn("actor checkpoint of %zu bytes is over the %zu limit: not saved", len,
+                  RT_ACTOR_CKPT_MAX);
+    }
+    free(buf);
 }
 
 /* --- what a running actor asks --------------------------------------------------------------- */

@@ -154,6 +154,40 @@ static void rt_actor_die(rt_actor_t *actor, rmpi_status_t status, const char *fm
     rt_actor_answer_waiters(actor);
 }
 
+/*
+ * Give the creation task the latest checkpoint as an extra, last argument
+ * (added once, refreshed on later restarts). Its dependencies were resolved
+ * long ago, so growing the arrays moves nothing that is linked anywhere.
+ */
+static void rt_actor_attach_checkpoint(rt_actor_t *actor, rt_task_t *ctor)
+{
+    rt_task_spec_t *spec = &ctor->spec;
+
+    if (actor->ckpt == NULL) {
+        return;
+    }
+    if (!(spec->flags & RT_SPEC_ACTOR_RESTORE)) {
+        rt_spec_arg_t *args = realloc(spec->args, (spec->num_args + 1) * sizeof(*args));
+        rt_dep_t      *deps =
+            args != NULL ? realloc(ctor->deps, (spec->num_args + 1) * sizeof(*deps)) : NULL;
+
+        if (args != NULL) {
+            spec->args = args;
+        }
+        if (deps == NULL) {
+            base_warn("actor: no memory to pass its checkpoint; restarting without it");
+            return;
+        }
+        ctor->deps = deps;
+        memset(&deps[spec->num_args], 0, sizeof(*deps));
+        memset(&args[spec->num_args], 0, sizeof(*args));
+        ++spec->num_args;
+        spec->flags |= RT_SPEC_ACTOR_RESTORE;
+    }
+    spec->args[spec->num_args - 1].value =
+        (rt_value_t){.kind = RT_VALUE_INLINE, .data = actor->ckpt, .size = actor->ckpt_len};
+}
+
 /* Push the creation task again as the next incarnation (lock held). */
 static void rt_actor_restart(rt_actor_t *actor, const char *why)
 {
@@ -168,6 +202,7 @@ static void rt_actor_restart(rt_actor_t *actor, const char *why)
     ctor->state                  = RT_TASK_WAITING;
     ctor->spec.actor.incarnation = actor->incarnation;
     ++ctor->spec.attempt;
+    rt_actor_attach_checkpoint(actor, ctor);
     base_info("actor '%s': %s; restarting (incarnation %u, restart %d of %d)", ctor->name, why,
               actor->incarnation, actor->restarts, actor->max_restarts);
     rt_task_ready(ctor);
@@ -337,4 +372,37 @@ rmpi_status_t rt_actor_send(int dst, rt_msg_type_t type, const rt_actor_msg_t *m
     }
     rt_actor_msg_encode(type, msg, buf);
     return rt_send(dst, type, buf, len, true);
+}
+
+void rt_on_actor_checkpoint(int src, const void *data, size_t len)
+{
+    rt_actor_ckpt_t msg;
+    rt_actor_t     *actor;
+    void           *copy;
+
+    if (rt_actor_ckpt_decode(data, len, &msg) != RMPI_OK) {
+        rt_count_bad(src, RT_MSG_ACTOR_CHECKPOINT, RMPI_ERR_MESSAGE);
+        return;
+    }
+    copy = malloc(msg.len > 0 ? msg.len : 1);
+    if (copy == NULL) {
+        base_warn("actor: no memory to keep a checkpoint of %zu bytes", msg.len);
+        return;
+    }
+    memcpy(copy, msg.data, msg.len);
+    pthread_mutex_lock(&rt.lock);
+    actor = rt_actor_find(&msg.id);
+    /* Only the living incarnation's newer saves count (a restart is being pushed with the last). */
+    if (actor != NULL && actor->state == RT_ACTOR_ALIVE && actor->rank == src &&
+        msg.incarnation == actor->incarnation &&
+        (msg.incarnation != actor->ckpt_incarnation || msg.version > actor->ckpt_version)) {
+        free(actor->ckpt);
+        actor->ckpt             = copy;
+        actor->ckpt_len         = msg.len;
+        actor->ckpt_version     = msg.version;
+        actor->ckpt_incarnation = msg.incarnation;
+        copy                    = NULL;
+    }
+    pthread_mutex_unlock(&rt.lock);
+    free(copy);
 }

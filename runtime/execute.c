@@ -445,9 +445,18 @@ static rmpi_status_t rt_run_call(rt_run_t *run, rmpi_arg_t *args)
     rt_run_t      *outer  = rt_current;
     rmpi_status_t  status = create ? rt_actor_host_begin(run) : RMPI_OK;
 
+    bool   restore = create && (run->spec.flags & RT_SPEC_ACTOR_RESTORE) && run->spec.num_args > 0;
+    size_t nargs   = run->spec.num_args - (restore ? 1 : 0);
+
     rt_current = run;
     if (status == RMPI_OK) {
-        status = fn->fn(run, args, run->spec.num_args);
+        status = fn->fn(run, args, nargs);
+    }
+    if (status == RMPI_OK && restore) {
+        status = rt_actor_host_restore(run, &args[nargs]); /* the owner's last checkpoint */
+    }
+    if (status == RMPI_OK && run->actor != NULL && !create) {
+        rt_actor_host_checkpoint(run);
     }
     if (create) {
         rt_actor_host_created(run, status);

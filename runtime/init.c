@@ -192,6 +192,7 @@ static const rt_handler_t rt_handlers[RT_MSG_TYPE_LAST] = {
     [RT_MSG_ACTOR_EXITED]     = rt_on_actor_exited,
     [RT_MSG_ACTOR_NAME]       = rt_on_actor_name,
     [RT_MSG_ACTOR_NAME_REPLY] = rt_on_actor_name_reply,
+    [RT_MSG_ACTOR_CHECKPOINT] = rt_on_actor_checkpoint,
 };
 
 typedef struct rt_rndv {

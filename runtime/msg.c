@@ -25,6 +25,7 @@
  *   MOVED      oid | u32 attempt | i32 rank
  *   actor block (TASK_PUSH with ACTOR_CREATE/CALL, after num_args):
  *              oid id | u32 incarnation | u32 max_concurrency | u64 seq
+ *   ACTOR_CHECKPOINT oid id | u32 incarnation | u32 zero | u64 version | u64 len | bytes
  *   ACTOR_*    oid id | u64 cookie | u32 incarnation | u32 flags | i32 rank | i32 status |
  *              u32 cls | i32 max_task_retries | u32 text_len | text
  *   STEAL_REPLY u32 count | (u32 len | encoded TASK_PUSH)[count]
@@ -932,6 +933,48 @@ rmpi_status_t rt_actor_msg_decode(rt_msg_type_t type, const void *buf, size_t le
     rd_check(&r, msg.rank >= -1 && msg.status <= RMPI_OK && msg.status > RMPI_ERR_LAST &&
                      msg.max_task_retries >= -1 && msg.text_len <= RT_ACTOR_TEXT_MAX);
     msg.text = (const char *)rd_take(&r, r.bad ? 0 : msg.text_len);
+    if (!rd_done(&r)) {
+        return RMPI_ERR_MESSAGE;
+    }
+    *msg_p = msg;
+    return RMPI_OK;
+}
+
+#define CKPT_FIXED_LEN (RT_MSG_HDR_LEN + 16 + 4 + 4 + 8 + 8)
+
+size_t rt_actor_ckpt_size(const rt_actor_ckpt_t *msg)
+{
+    return CKPT_FIXED_LEN + msg->len;
+}
+
+size_t rt_actor_ckpt_encode(const rt_actor_ckpt_t *msg, void *buf)
+{
+    uint8_t *p = wr_hdr(buf, RT_MSG_ACTOR_CHECKPOINT);
+
+    p = wr_oid(p, &msg->id);
+    p = wr_u32(p, msg->incarnation);
+    p = wr_u32(p, 0);
+    p = wr_u64(p, msg->version);
+    p = wr_u64(p, msg->len);
+    p = wr_bytes(p, msg->data, msg->len);
+    return msg_finish(buf, p);
+}
+
+rmpi_status_t rt_actor_ckpt_decode(const void *buf, size_t len, rt_actor_ckpt_t *msg_p)
+{
+    msg_reader_t    r;
+    rt_actor_ckpt_t msg;
+
+    if (!rd_hdr(&r, buf, len, RT_MSG_ACTOR_CHECKPOINT)) {
+        return RMPI_ERR_MESSAGE;
+    }
+    rd_copy(&r, msg.id.bytes, OID_LEN);
+    msg.incarnation = rd_u32(&r);
+    rd_check(&r, rd_u32(&r) == 0);
+    msg.version = rd_u64(&r);
+    msg.len     = rd_u64(&r);
+    rd_check(&r, msg.len <= RT_ACTOR_CKPT_MAX);
+    msg.data = rd_take(&r, r.bad ? 0 : msg.len);
     if (!rd_done(&r)) {
         return RMPI_ERR_MESSAGE;
     }

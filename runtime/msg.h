@@ -59,6 +59,7 @@ typedef enum rt_msg_type {
     RT_MSG_ACTOR_EXITED,     /**< host -> owner: the actor stopped itself */
     RT_MSG_ACTOR_NAME,       /**< anyone -> head (rank 0): register, look up, remove a name */
     RT_MSG_ACTOR_NAME_REPLY, /**< head -> asker */
+    RT_MSG_ACTOR_CHECKPOINT, /**< host -> owner: the actor's saved state */
     RT_MSG_TYPE_LAST
 } rt_msg_type_t;
 
@@ -96,6 +97,7 @@ enum {
     RT_SPEC_NO_STEAL         = RMPI_BIT(2), /**< placed on purpose (affinity, custom resources) */
     RT_SPEC_ACTOR_CREATE     = RMPI_BIT(3), /**< runs an actor's constructor (spec.actor) */
     RT_SPEC_ACTOR_CALL       = RMPI_BIT(4), /**< calls a method of spec.actor */
+    RT_SPEC_ACTOR_RESTORE    = RMPI_BIT(5), /**< CREATE: the last argument is a checkpoint */
 };
 
 /** The actor a CREATE or CALL spec is about (absent from other specs on the wire). */
@@ -282,6 +284,21 @@ size_t rt_actor_msg_encode(rt_msg_type_t type, const rt_actor_msg_t *msg, void *
 /** @a type is the type the handler expects (one of RT_MSG_ACTOR_*). */
 rmpi_status_t rt_actor_msg_decode(rt_msg_type_t type, const void *buf, size_t len,
                                   rt_actor_msg_t *msg);
+
+/** ACTOR_CHECKPOINT: a saved state of incarnation @a incarnation, newer as @a version grows. */
+typedef struct rt_actor_ckpt {
+    store_oid_t id;
+    uint32_t    incarnation;
+    uint64_t    version;
+    const void *data; /**< points into the message on decode */
+    size_t      len;
+} rt_actor_ckpt_t;
+
+#define RT_ACTOR_CKPT_MAX ((size_t)1 << 30)
+
+size_t        rt_actor_ckpt_size(const rt_actor_ckpt_t *msg);
+size_t        rt_actor_ckpt_encode(const rt_actor_ckpt_t *msg, void *buf);
+rmpi_status_t rt_actor_ckpt_decode(const void *buf, size_t len, rt_actor_ckpt_t *msg);
 
 /** A message with only the common header (SHUTDOWN, TIMELINE). */
 size_t rt_bare_encode(rt_msg_type_t type, void *buf); /**< RT_MSG_HDR_LEN bytes */

@@ -61,6 +61,7 @@ static rmpi_status_t rt_registry_add(const char *name, rmpi_task_fn_t fn, rt_fn_
     } else if (rt_num_fns < rt_fns_capacity || (status = rt_registry_grow()) == RMPI_OK) {
         rt_fn_t *entry = &rt_fns[rt_num_fns++];
 
+        memset(entry, 0, sizeof(*entry));
         strcpy(entry->name, name);
         entry->fn   = fn;
         entry->kind = kind;
@@ -110,6 +111,34 @@ rmpi_status_t rmpi_register_actor_method(const char *cls, const char *method, rm
         return RMPI_ERR_INVALID_ARG;
     }
     return rt_registry_add(name, fn, RT_FN_ACTOR_METHOD, NULL, "rmpi_register_actor_method");
+}
+
+rmpi_status_t rmpi_register_actor_checkpoint(const char *cls, rmpi_actor_save_fn_t save,
+                                             rmpi_actor_restore_fn_t restore, unsigned every_calls)
+{
+    rmpi_status_t status = RMPI_OK;
+    int           index;
+
+    if (cls == NULL || save == NULL || restore == NULL || every_calls == 0) {
+        base_error("rmpi_register_actor_checkpoint: a class, both hooks and an interval >= 1 "
+                   "are needed");
+        return RMPI_ERR_INVALID_ARG;
+    }
+    pthread_mutex_lock(&rt_registry_lock);
+    index = rt_registry_find_locked(cls);
+    if (rt_frozen) {
+        status = RMPI_ERR_NOT_READY;
+        base_error("rmpi_register_actor_checkpoint(%s): must be called before rmpi_init", cls);
+    } else if (index < 0 || rt_fns[index].kind != RT_FN_ACTOR_CLASS) {
+        status = RMPI_ERR_NOT_FOUND;
+        base_error("rmpi_register_actor_checkpoint: register actor class '%s' first", cls);
+    } else {
+        rt_fns[index].save       = save;
+        rt_fns[index].restore    = restore;
+        rt_fns[index].save_every = every_calls;
+    }
+    pthread_mutex_unlock(&rt_registry_lock);
+    return status;
 }
 
 int rt_registry_find_method(uint32_t cls, const char *method)

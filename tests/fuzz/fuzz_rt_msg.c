@@ -165,6 +165,14 @@ static void fuzz_actor(const bounds_t *b)
             free(again);
         }
     }
+    rt_actor_ckpt_t ckpt;
+    if (rt_actor_ckpt_decode(b->begin, len, &ckpt) == RMPI_OK) {
+        uint8_t *again = malloc(rt_actor_ckpt_size(&ckpt));
+
+        check_inside(b, ckpt.data, ckpt.len);
+        check_same(b, again, rt_actor_ckpt_encode(&ckpt, again));
+        free(again);
+    }
 }
 
 static void fuzz_steal_reply(const bounds_t *b)

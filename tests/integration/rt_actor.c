@@ -227,6 +227,57 @@ RMPI_ACTOR_METHOD(Counter, die)
     return RMPI_OK;
 }
 
+/* Saver: a Counter whose state is checkpointed after every call. */
+static rmpi_status_t counter_save(void *state, void **buf_p, size_t *len_p)
+{
+    *buf_p = malloc(sizeof(counter_t));
+    if (*buf_p == NULL) {
+        return RMPI_ERR_NO_MEMORY;
+    }
+    memcpy(*buf_p, state, sizeof(counter_t));
+    *len_p = sizeof(counter_t);
+    return RMPI_OK;
+}
+
+static rmpi_status_t counter_restore(void *state, const void *buf, size_t len)
+{
+    if (len != sizeof(counter_t)) {
+        return RMPI_ERR_INVALID_ARG;
+    }
+    memcpy(state, buf, len);
+    return RMPI_OK;
+}
+
+static void __attribute__((constructor)) register_saver(void)
+{
+    (void)rmpi_register_actor_class("Saver", counter_ctor, free);
+    (void)rmpi_register_actor_checkpoint("Saver", counter_save, counter_restore, 1);
+}
+
+RMPI_ACTOR_METHOD(Saver, add)
+{
+    counter_t *c = rmpi_actor_state(ctx);
+
+    c->value += arg_i64(args, nargs, 0);
+    return return_i64(ctx, c->value);
+}
+
+RMPI_ACTOR_METHOD(Saver, where)
+{
+    (void)args;
+    (void)nargs;
+    return return_i64(ctx, rmpi_rank());
+}
+
+RMPI_ACTOR_METHOD(Saver, die)
+{
+    (void)ctx;
+    (void)args;
+    (void)nargs;
+    raise(SIGKILL);
+    return RMPI_OK;
+}
+
 /* Bank(balance): deposit(n), withdraw(n) fails (application error) past the balance. */
 static rmpi_status_t bank_ctor(rmpi_task_ctx_h ctx, const rmpi_arg_t *args, size_t nargs)
 {
@@ -660,6 +711,8 @@ static int scenario_badinput(void)
     CHECK_STATUS(rmpi_actor_exit(NULL), RMPI_ERR_INVALID_ARG);
     CHECK(rmpi_actor_state(NULL) == NULL);
     CHECK_STATUS(rmpi_actor_get(NULL, NULL, &bogus), RMPI_ERR_INVALID_ARG);
+    CHECK_STATUS(rmpi_register_actor_checkpoint("Counter", counter_save, counter_restore, 1),
+                 RMPI_ERR_NOT_READY);     /* after rmpi_init */
     TRY(expect_call(actor, "add", 2, 2)); /* still fine after all that */
     CHECK_OK(rmpi_actor_kill(actor, RMPI_ACTOR_KILL_NO_RESTART));
     CHECK_OK(rmpi_actor_kill(actor, RMPI_ACTOR_KILL_NO_RESTART)); /* again: no harm */
@@ -677,13 +730,16 @@ static int scenario_rankdeath(void)
                                    .affinity_rank = victim,
                                    .soft          = 1,
                                    .max_restarts  = 1};
-    rmpi_actor_t         phoenix, mortal;
+    rmpi_actor_t         phoenix, mortal, saver;
     rmpi_ref_t           ref;
     int64_t              v = -1;
 
     CHECK_OK(create_i64("Counter", 1000, &opts, &phoenix));
+    CHECK_OK(create_i64("Saver", 50, &opts, &saver));
     opts.max_restarts = 0;
     CHECK_OK(create_i64("Counter", 5, &opts, &mortal));
+    TRY(expect_call(saver, "where", 0, victim));
+    TRY(expect_call(saver, "add", 7, 57)); /* checkpointed: 57 */
     TRY(expect_call(phoenix, "where", 0, victim));
     TRY(expect_call(mortal, "where", 0, victim));
     TRY(expect_call(phoenix, "add", 1, 1001));
@@ -696,6 +752,12 @@ static int scenario_rankdeath(void)
     CHECK_OK(call_i64(phoenix, "where", 0, &v));
     CHECKF(v != victim && v >= 0 && v < rmpi_size(), "restarted on rank %lld", (long long)v);
     CHECK_OK(rmpi_actor_kill(phoenix, RMPI_ACTOR_KILL_NO_RESTART));
+    /* The checkpointed one restarted too, restored to its last saved state. */
+    CHECK_OK(rmpi_actor_wait_ready(saver, GET_TIMEOUT_S));
+    TRY(expect_call(saver, "add", 1, 58));
+    CHECK_OK(call_i64(saver, "where", 0, &v));
+    CHECK(v != victim);
+    CHECK_OK(rmpi_actor_kill(saver, RMPI_ACTOR_KILL_NO_RESTART));
     return 0;
 }
 

@@ -531,10 +531,10 @@ static rmpi_status_t decode_actor(rt_msg_type_t type, const void *buf, size_t le
     return status;
 }
 
-#define DECODE_ACTOR(_name, _type)                                  \
-    static rmpi_status_t _name(const void *buf, size_t len)         \
-    {                                                               \
-        return decode_actor(_type, buf, len);                       \
+#define DECODE_ACTOR(_name, _type)                          \
+    static rmpi_status_t _name(const void *buf, size_t len) \
+    {                                                       \
+        return decode_actor(_type, buf, len);               \
     }
 DECODE_ACTOR(decode_actor_locate, RT_MSG_ACTOR_LOCATE)
 DECODE_ACTOR(decode_actor_location, RT_MSG_ACTOR_LOCATION)
@@ -542,6 +542,17 @@ DECODE_ACTOR(decode_actor_kill, RT_MSG_ACTOR_KILL)
 DECODE_ACTOR(decode_actor_exited, RT_MSG_ACTOR_EXITED)
 DECODE_ACTOR(decode_actor_name, RT_MSG_ACTOR_NAME)
 DECODE_ACTOR(decode_actor_name_reply, RT_MSG_ACTOR_NAME_REPLY)
+
+static rmpi_status_t decode_actor_checkpoint(const void *buf, size_t len)
+{
+    rt_actor_ckpt_t msg;
+    rmpi_status_t   status = rt_actor_ckpt_decode(buf, len, &msg);
+
+    if (status == RMPI_OK) {
+        assert_inside(buf, len, msg.data, msg.len);
+    }
+    return status;
+}
 
 typedef rmpi_status_t (*decode_fn_t)(const void *buf, size_t len);
 
@@ -588,6 +599,8 @@ static decode_fn_t decoder_of(rt_msg_type_t type)
         return decode_actor_name;
     case RT_MSG_ACTOR_NAME_REPLY:
         return decode_actor_name_reply;
+    case RT_MSG_ACTOR_CHECKPOINT:
+        return decode_actor_checkpoint;
     default:
         fail_msg("no decoder for type %d", (int)type);
         return NULL;
@@ -646,7 +659,13 @@ static size_t add_actor_samples(sample_t *s, size_t n)
     msg.text_len = 0;
     msg.rank     = -1;
     uint8_t *buf = malloc(rt_actor_msg_size(&msg));
-    return add(s, n, RT_MSG_ACTOR_LOCATION, buf, rt_actor_msg_encode(RT_MSG_ACTOR_LOCATION, &msg, buf));
+    n            = add(s, n, RT_MSG_ACTOR_LOCATION, buf,
+                       rt_actor_msg_encode(RT_MSG_ACTOR_LOCATION, &msg, buf));
+
+    rt_actor_ckpt_t ckpt = {
+        .id = msg.id, .incarnation = 2, .version = 9, .data = "state", .len = 5};
+    buf = malloc(rt_actor_ckpt_size(&ckpt));
+    return add(s, n, RT_MSG_ACTOR_CHECKPOINT, buf, rt_actor_ckpt_encode(&ckpt, buf));
 }
 
 static size_t build_samples(sample_t *s)
@@ -721,7 +740,7 @@ static size_t build_samples(sample_t *s)
     buf = malloc(rt_steal_reply_size(NULL, 0));
     n   = add(s, n, RT_MSG_STEAL_REPLY, buf, rt_steal_reply_encode(NULL, NULL, 0, buf));
 
-    n = add_actor_samples(s, n);
+    n   = add_actor_samples(s, n);
     buf = malloc(HDR);
     n   = add(s, n, RT_MSG_SHUTDOWN, buf, rt_bare_encode(RT_MSG_SHUTDOWN, buf));
     buf = malloc(HDR);
@@ -1643,8 +1662,8 @@ static void test_bad_actor_fields(void **state)
     msg.rank   = -2;
     len        = rt_actor_msg_encode(RT_MSG_ACTOR_LOCATION, &msg, buf);
     assert_int_equal(rt_actor_msg_decode(RT_MSG_ACTOR_LOCATION, buf, len, &out), RMPI_ERR_MESSAGE);
-    msg.rank = 0;
-    len      = rt_actor_msg_encode(RT_MSG_ACTOR_LOCATION, &msg, buf);
+    msg.rank     = 0;
+    len          = rt_actor_msg_encode(RT_MSG_ACTOR_LOCATION, &msg, buf);
     buf[len - 2] = 0xff; /* text_len (little-endian u32 before 1 byte of text) grows */
     buf[len - 3] = 0xff;
     assert_int_equal(rt_actor_msg_decode(RT_MSG_ACTOR_LOCATION, buf, len, &out), RMPI_ERR_MESSAGE);
