@@ -465,7 +465,7 @@ RMPI_API void rmpi_ref_format(rmpi_ref_t ref, char *buf);
 typedef struct rmpi_actor {
     uint8_t  id[16];
     uint32_t cls;
-    uint32_t reserved_;
+    uint32_t job; /**< tag of the job that made it: another job's handle is refused */
 } rmpi_actor_t;
 
 /** Frees the state a constructor set; runs on the actor's rank when it stops. */

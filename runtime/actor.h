@@ -36,6 +36,10 @@ static inline store_oid_t rt_actor_oid(const rmpi_actor_t *actor)
     return id;
 }
 
+/** The tag rmpi_actor_t.job carries: a hash of the job ID, never 0 (set at init). */
+extern uint32_t rt_actor_job_tag;
+void            rt_actor_job_init(void);
+
 /* --- owner -------------------------------------------------------------------------- */
 
 typedef enum rt_actor_state {

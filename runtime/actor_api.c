@@ -4,13 +4,38 @@
  */
 #include "runtime/actor.h"
 
+#include "base/hash.h"
 #include "base/log.h"
+#include "base/rundir.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+uint32_t rt_actor_job_tag;
+
+void rt_actor_job_init(void)
+{
+    char job[256] = "";
+
+    (void)base_job_id(job, sizeof(job));
+    rt_actor_job_tag = (uint32_t)base_hash_str(job) | 1u;
+}
+
+/* A handle this job made, whose owner is one of its ranks. */
+static bool rt_actor_handle_ok(const rmpi_actor_t *actor, const char *caller)
+{
+    store_oid_t id    = rt_actor_oid(actor);
+    int         owner = rt_oid_owner(&id);
+
+    if (actor->job != rt_actor_job_tag || owner < 0 || owner >= rt.size) {
+        base_error("%s: not a handle of an actor of this job", caller);
+        return false;
+    }
+    return true;
+}
 
 /* --- tables --------------------------------------------------------------------------------- */
 
@@ -189,6 +214,7 @@ static void rt_actor_handle(const store_oid_t *id, uint32_t cls, rmpi_actor_t *a
     memset(actor_p, 0, sizeof(*actor_p));
     memcpy(actor_p->id, id->bytes, sizeof(actor_p->id));
     actor_p->cls = cls;
+    actor_p->job = rt_actor_job_tag;
 }
 
 static rt_actor_t *rt_actor_new(const store_oid_t *id, uint32_t cls)
@@ -374,9 +400,11 @@ rmpi_status_t rmpi_actor_call(rmpi_actor_t actor, const char *method, const rmpi
     if (!rt_is_up()) {
         return RMPI_ERR_NOT_READY;
     }
-    if (method == NULL || returns == NULL || (nargs > 0 && args == NULL) || rt_oid_owner(&id) < 0 ||
-        rt_oid_owner(&id) >= rt.size) {
-        base_error("rmpi_actor_call: a handle of this job, a method and returns are needed");
+    if (!rt_actor_handle_ok(&actor, "rmpi_actor_call")) {
+        return RMPI_ERR_INVALID_ARG;
+    }
+    if (method == NULL || returns == NULL || (nargs > 0 && args == NULL)) {
+        base_error("rmpi_actor_call: a method and returns are needed");
         return RMPI_ERR_INVALID_ARG;
     }
     fn = rt_registry_find_method(actor.cls, method);
@@ -434,7 +462,7 @@ rmpi_status_t rmpi_actor_wait_ready(rmpi_actor_t actor, double timeout)
     if (!rt_is_up()) {
         return RMPI_ERR_NOT_READY;
     }
-    if (rt_oid_owner(&id) < 0 || rt_oid_owner(&id) >= rt.size || isnan(timeout)) {
+    if (!rt_actor_handle_ok(&actor, "rmpi_actor_wait_ready") || isnan(timeout)) {
         return RMPI_ERR_INVALID_ARG;
     }
     pthread_mutex_lock(&rt.lock);
@@ -468,8 +496,11 @@ rmpi_status_t rmpi_actor_kill(rmpi_actor_t actor, uint64_t flags)
     if (!rt_is_up()) {
         return RMPI_ERR_NOT_READY;
     }
-    if (owner < 0 || owner >= rt.size || (flags & ~(uint64_t)RMPI_ACTOR_KILL_NO_RESTART)) {
-        base_error("rmpi_actor_kill: a handle of this job and known flags are needed");
+    if (!rt_actor_handle_ok(&actor, "rmpi_actor_kill")) {
+        return RMPI_ERR_INVALID_ARG;
+    }
+    if (flags & ~(uint64_t)RMPI_ACTOR_KILL_NO_RESTART) {
+        base_error("rmpi_actor_kill: unknown flags");
         return RMPI_ERR_INVALID_ARG;
     }
     if (owner != rt.rank) {

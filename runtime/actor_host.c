@@ -432,6 +432,7 @@ rmpi_status_t rmpi_actor_self(rmpi_task_ctx_h ctx, rmpi_actor_t *actor_p)
     memset(actor_p, 0, sizeof(*actor_p));
     memcpy(actor_p->id, ctx->actor->id.bytes, sizeof(actor_p->id));
     actor_p->cls = ctx->actor->cls;
+    actor_p->job = rt_actor_job_tag;
     return RMPI_OK;
 }
 

@@ -84,6 +84,7 @@ static rmpi_status_t rt_tables_init(void)
         base_hash_init(&rt.locates, &rt_locates_ops, 64) != RMPI_OK) {
         return RMPI_ERR_NO_MEMORY;
     }
+    rt_actor_job_init();
     return rt_actor_tables_init();
 }
 

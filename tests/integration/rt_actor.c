@@ -706,6 +706,12 @@ static int scenario_badinput(void)
     memcpy(bogus.id, &too_far, sizeof(too_far)); /* an owner rank outside the job */
     CHECK_STATUS(rmpi_actor_call(bogus, "add", NULL, 0, NULL, &ref), RMPI_ERR_INVALID_ARG);
     CHECK_STATUS(rmpi_actor_kill(bogus, 0), RMPI_ERR_INVALID_ARG);
+    bogus = actor;
+    bogus.job ^= 0x5a5a; /* a handle of another (dead) job */
+    CHECK_STATUS(rmpi_actor_call(bogus, "add", NULL, 0, NULL, &ref), RMPI_ERR_INVALID_ARG);
+    CHECK_STATUS(rmpi_actor_wait_ready(bogus, 1.0), RMPI_ERR_INVALID_ARG);
+    memset(&bogus, 0, sizeof(bogus)); /* never set */
+    CHECK_STATUS(rmpi_actor_kill(bogus, 0), RMPI_ERR_INVALID_ARG);
     CHECK_STATUS(rmpi_actor_kill(actor, RMPI_BIT(9)), RMPI_ERR_INVALID_ARG);
     CHECK_STATUS(rmpi_actor_set_state(NULL, NULL), RMPI_ERR_INVALID_ARG);
     CHECK_STATUS(rmpi_actor_exit(NULL), RMPI_ERR_INVALID_ARG);
