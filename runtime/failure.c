@@ -10,6 +10,7 @@
  *  - LOCATE requests to the dead rank complete with RMPI_ERR_OWNER_DIED, so
  *    no get or dependent task waits forever on a dead owner.
  */
+#include "runtime/pg.h"
 #include "runtime/rt_int.h"
 
 #include "base/log.h"
@@ -139,6 +140,7 @@ void rt_on_peer_failure(void *arg, int rank, rmpi_status_t reason)
     rt_fail_tasks(rank);
     rt_fail_objects(rank);
     rt_fail_locates(rank);
+    rt_pg_on_peer_failure(rank);
     pthread_mutex_unlock(&rt.lock);
     rt_push_ready();
 }

@@ -53,6 +53,9 @@ typedef enum rt_msg_type {
     RT_MSG_MOVED,        /**< thief -> owner: your task now runs here */
     RT_MSG_SHUTDOWN,     /**< driver -> all */
     RT_MSG_TIMELINE,     /**< rank -> 0 at shutdown: JSON events as the AM payload */
+    RT_MSG_PG_CREATE,    /**< rank -> head (0): a new placement group (msg_pg.h) */
+    RT_MSG_PG_REQUEST,   /**< rank -> head: wait for, look up or remove a group */
+    RT_MSG_PG_REPLY,     /**< head -> rank: the answer, or a change it pushes */
     RT_MSG_TYPE_LAST
 } rt_msg_type_t;
 

@@ -168,6 +168,11 @@ struct rt_task {
     void                 *lineage;    /**< encoded spec, kept for stored returns */
     size_t                lineage_len;
     char                  name[RT_NAME_MAX + 1];
+    /* RMPI_TASK_OPT_PLACEMENT (pg.c): placed on its bundle's rank (affinity_rank) */
+    bool        in_pg;
+    rmpi_pg_t   pg;
+    int         pg_bundle; /**< -1: any */
+    base_list_t pg_link;   /**< parked on the group's view until it is placed */
 };
 
 typedef struct rt_buf {
