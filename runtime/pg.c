@@ -920,7 +920,8 @@ rmpi_status_t rmpi_pg_remove(rmpi_pg_t pg_id)
     }
     pthread_mutex_unlock(&rt.lock);
     if (status != RMPI_OK) {
-        base_error("rmpi_pg_remove: %s", rmpi_status_str(status));
+        base_error("rmpi_pg_remove: %s", status == RMPI_ERR_NOT_FOUND ? "no such placement group"
+                                                                      : rmpi_status_str(status));
     }
     rt_push_ready(); /* tasks parked on it fail */
     return status;

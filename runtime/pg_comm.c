@@ -36,6 +36,20 @@ static rmpi_status_t pg_comm_create(const int *ranks, size_t n, int tag, MPI_Com
     return rc == MPI_SUCCESS ? RMPI_OK : RMPI_ERR_TRANSPORT;
 }
 
+static const char *pg_comm_why(rmpi_status_t status)
+{
+    switch (status) {
+    case RMPI_ERR_NOT_READY:
+        return "the placement group is not placed yet (rmpi_pg_wait for it first)";
+    case RMPI_ERR_NOT_FOUND:
+        return "no such placement group";
+    case RMPI_ERR_INVALID_ARG:
+        return "no communicator to write";
+    default:
+        return rmpi_status_str(status);
+    }
+}
+
 static rmpi_status_t pg_comm_check_mpi(void)
 {
     int inited = 0, finalized = 0, world_rank = -1;
@@ -76,7 +90,7 @@ rmpi_status_t rmpi_pg_comm(rmpi_pg_t pg, MPI_Comm *comm_p)
         base_error("rmpi_pg_comm: rank %d holds no bundle of the placement group", rt.rank);
         status = RMPI_ERR_INVALID_ARG;
     } else if (status != RMPI_OK) {
-        base_error("rmpi_pg_comm: %s", rmpi_status_str(status));
+        base_error("rmpi_pg_comm: %s", pg_comm_why(status));
     }
     if (status == RMPI_OK) {
         status = pg_comm_check_mpi();
