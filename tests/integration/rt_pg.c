@@ -21,6 +21,7 @@
 #include <raympi/mpi.h>
 
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -168,19 +169,27 @@ RMPI_REMOTE(pg_remote_submit)
     return return_i64s(ctx, v, 2);
 }
 
-/* args: name (may be empty). Creates [{CPU: 1}] here: {status, id as 2 int64}. */
+/*
+ * args: name (may be empty)[, int64 detached]. Creates [{CPU: 1}] here: {status, id as
+ * 2 int64}.
+ */
 RMPI_REMOTE(pg_remote_create)
 {
     rmpi_resource_t   cpu    = {"CPU", 1};
     rmpi_bundle_t     bundle = {&cpu, 1};
-    rmpi_pg_options_t opts   = {.field_mask = RMPI_PG_OPT_NAME};
+    rmpi_pg_options_t opts   = {.field_mask = RMPI_PG_OPT_NAME | RMPI_PG_OPT_DETACHED};
     char              name[RMPI_PG_NAME_MAX + 1];
     rmpi_pg_t         pg;
-    int64_t           v[3] = {0, 0, 0};
+    int64_t           v[3] = {0, 0, 0}, detached = 0;
 
-    if (nargs != 1 || args[0].size > RMPI_PG_NAME_MAX) {
+    if (nargs < 1 || nargs > 2 || args[0].size > RMPI_PG_NAME_MAX ||
+        (nargs == 2 && args[1].size != sizeof(detached))) {
         return RMPI_ERR_INVALID_ARG;
     }
+    if (nargs == 2) {
+        memcpy(&detached, args[1].data, sizeof(detached));
+    }
+    opts.detached = (int)detached;
     memcpy(name, args[0].data, args[0].size);
     name[args[0].size] = '\0';
     opts.name          = args[0].size > 0 ? name : NULL;
@@ -271,6 +280,14 @@ RMPI_REMOTE(pg_allreduce)
     MPI_Comm_free(&comm);
     v[1] = crank, v[2] = csize, v[3] = wrank;
     return return_i64s(ctx, v, 4);
+}
+
+/* Dies at once, as a crashed rank would (the kill scenario). */
+RMPI_REMOTE(pg_die)
+{
+    (void)ctx, (void)args, (void)nargs;
+    raise(SIGKILL);
+    return RMPI_ERR_TASK_FAILED;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -769,6 +786,78 @@ static int scenario_churn(void)
     return 0;
 }
 
+/*
+ * The last rank dies (SIGKILL; run under `mpirun --enable-recovery`, see rt_pg.sh) while
+ * it holds a bundle of a placed group, created a group of its own, and a pending group
+ * needs it: the placed group fails with RMPI_ERR_PEER_DIED (on the driver and on a
+ * worker that asks), the pending one can never fit now (RMPI_ERR_INFEASIBLE, and the
+ * task waiting for it fails), the dead rank's own group is gone but its detached one
+ * stays, and the survivors' reservations came back. Must be the last scenario.
+ */
+static int scenario_kill(void)
+{
+    int                 last = job.size - 1, rank;
+    rmpi_pg_t           placed, pending, orphan, kept, after;
+    rmpi_task_options_t on_last = opts_on_rank(last), on_first = opts_on_rank(1);
+    rmpi_task_options_t in_pending;
+    rmpi_ref_t          parked, died;
+    int64_t             v[3];
+    double              zero = 0;
+
+    CHECK(job.size >= 3);
+    CHECK_OK(create_cpus((size_t)job.size, 1, RMPI_PG_SPREAD, NULL, &placed));
+    CHECK_OK(rmpi_pg_wait(placed, 0));
+    CHECK_OK(rmpi_pg_bundle_rank(placed, (size_t)last, &rank));
+    CHECKF(rank == last, "bundle %d of a group of one bundle per rank is on rank %d", last, rank);
+    CHECK_OK(create_cpus((size_t)job.size, job.cpus, RMPI_PG_SPREAD, NULL, &pending));
+    CHECK_STATUS(rmpi_pg_wait(pending, 0), RMPI_ERR_TIMEOUT);
+    in_pending = opts_in_bundle(pending, 0);
+    CHECK_OK(rmpi_submit("pg_where", NULL, 0, &in_pending, &parked));
+    rmpi_task_arg_t no_name = rmpi_arg_value("", 0);
+    TRY(run_i64s("pg_remote_create", &no_name, 1, &on_last, v, 3));
+    CHECKF(v[0] == RMPI_OK, "the last rank's create: %s", rmpi_status_str((rmpi_status_t)v[0]));
+    memcpy(orphan.id, &v[1], sizeof(orphan.id));
+    int64_t         one              = 1;
+    rmpi_task_arg_t detached_args[2] = {rmpi_arg_value("", 0), rmpi_arg_value(&one, sizeof(one))};
+    TRY(run_i64s("pg_remote_create", detached_args, 2, &on_last, v, 3));
+    CHECKF(v[0] == RMPI_OK, "the last rank's create: %s", rmpi_status_str((rmpi_status_t)v[0]));
+    memcpy(kept.id, &v[1], sizeof(kept.id));
+    CHECK_OK(rmpi_pg_wait(kept, GET_TIMEOUT_S));
+    CHECK_OK(rmpi_pg_bundle_rank(kept, 0, &rank));
+
+    on_last.field_mask |= RMPI_TASK_OPT_MAX_RETRIES;
+    on_last.max_retries = 0;
+    CHECK_OK(rmpi_submit("pg_die", NULL, 0, &on_last, &died));
+    rmpi_object_t obj;
+    CHECK_STATUS(rmpi_get(&died, 1, GET_TIMEOUT_S, &obj), RMPI_ERR_PEER_DIED);
+    rmpi_object_release(&obj);
+    CHECK_OK(rmpi_ref_free(died));
+    /* the failure handler ran before that task failed (one critical section) */
+    CHECK_STATUS(rmpi_pg_wait(placed, 0), RMPI_ERR_PEER_DIED);
+    CHECK_STATUS(rmpi_pg_bundle_rank(placed, 0, &rank), RMPI_ERR_PEER_DIED);
+    CHECK_STATUS(rmpi_pg_wait(pending, 0), RMPI_ERR_INFEASIBLE);
+    CHECK_STATUS(rmpi_get(&parked, 1, GET_TIMEOUT_S, &obj), RMPI_ERR_INFEASIBLE);
+    rmpi_object_release(&obj);
+    CHECK_OK(rmpi_ref_free(parked));
+    CHECK_STATUS(rmpi_pg_wait(orphan, 0), RMPI_ERR_NOT_FOUND);
+    /* detached: it outlives its creator (unless its bundle was on the dead rank) */
+    CHECK_STATUS(rmpi_pg_wait(kept, 0), rank == last ? RMPI_ERR_PEER_DIED : RMPI_OK);
+    CHECK_OK(rmpi_pg_remove(kept));
+    rmpi_task_arg_t wait_args[2] = {rmpi_arg_value(&placed, sizeof(placed)),
+                                    rmpi_arg_value(&zero, sizeof(zero))};
+    TRY(run_i64s("pg_remote_wait", wait_args, 2, &on_first, v, 2));
+    CHECKF(v[0] == RMPI_ERR_PEER_DIED, "a worker's wait on the failed group: %s",
+           rmpi_status_str((rmpi_status_t)v[0]));
+    /* the failed group gave its bundles back: every survivor's CPUs are free */
+    CHECK_OK(create_cpus((size_t)last, job.cpus, RMPI_PG_SPREAD, NULL, &after));
+    CHECK_OK(rmpi_pg_wait(after, 0));
+    CHECK_OK(rmpi_pg_remove(after));
+    CHECK_OK(rmpi_pg_remove(placed));
+    CHECK_OK(rmpi_pg_remove(pending));
+    CHECK_STATUS(rmpi_pg_wait(placed, 0), RMPI_ERR_NOT_FOUND);
+    return 0;
+}
+
 typedef struct scenario {
     const char *name;
     int (*run)(void);
@@ -778,7 +867,7 @@ static const scenario_t scenarios[] = {
     {"strategies", scenario_strategies}, {"infeasible", scenario_infeasible},
     {"pending", scenario_pending},       {"named", scenario_named},
     {"badinput", scenario_badinput},     {"gang", scenario_gang},
-    {"churn", scenario_churn},
+    {"churn", scenario_churn},           {"kill", scenario_kill},
 };
 
 #define NUM_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))

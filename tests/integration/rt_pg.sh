@@ -1,7 +1,8 @@
 #!/bin/bash
 # rt_pg.sh - placement groups through the public API (see rt_pg.c: strategies, infeasible,
 # pending, named, badinput, gang, churn) on 2 and 4 ranks, on one logical node and on
-# several (RAYMPI_XPORT_NODE_SPLIT), under UCX_TLS=sm,self and tcp,self.
+# several (RAYMPI_XPORT_NODE_SPLIT), under UCX_TLS=sm,self and tcp,self; then `kill` (a
+# rank holding bundles dies) on 4 ranks under mpirun --enable-recovery.
 . "$(dirname "$0")/rt_api_common.sh"
 RT_API=$top_builddir/tests/integration/rt_pg
 if [[ ! -x $RT_API ]]; then
@@ -29,4 +30,24 @@ rt_pg_run 2 sm,self 0 "${scenarios[@]}"
 rt_pg_run 2 tcp,self 1 "${scenarios[@]}"
 rt_pg_run 4 sm,self 2 "${scenarios[@]}"
 rt_pg_run 4 tcp,self 1 "${scenarios[@]}"
+
+# A rank dies: survivors see its groups fail or go (mpirun --enable-recovery keeps them
+# running; the transport's kill test uses the same launch mode, docs/transport.md).
+for tls in sm,self tcp,self; do
+    out=$rt_api_tmp/pg-kill
+    job_id="rt-pg-kill-$$-${tls%%,*}"
+    UCX_TLS=$tls RAYMPI_XPORT_NODE_SPLIT=1 RAYMPI_JOB_ID=$job_id timeout 120 \
+        bash "$top_srcdir/tests/harness/mpirun.sh" -n 4 --enable-recovery "$RT_API" kill \
+        >"$out" 2>&1
+    rc=$?
+    [[ $rc -eq 77 ]] && exit 77
+    if grep -qx 'rt_pg kill: ok.*' "$out" && grep -qx 'rt_pg: 0 failure(s)' "$out"; then
+        echo "ok: kill n=4 UCX_TLS=$tls (mpirun rc $rc)"
+    else
+        echo "FAIL: kill n=4 UCX_TLS=$tls (mpirun rc $rc)"
+        cat "$out"
+        rt_api_failed=1
+    fi
+    rm -f /dev/shm/raympi-"$job_id"-* # the dead rank's arena (SIGKILL leaves it)
+done
 exit $rt_api_failed
