@@ -504,8 +504,6 @@ static void head_release(pg_group_t *g)
 /* Remove @a g for good: waits end with RMPI_ERR_NOT_FOUND, parked tasks fail. */
 static void head_drop(pg_group_t *g, const char *why)
 {
-    pg_name_key_t key = {g->name, g->name_len};
-
     head_release(g);
     g->view.state  = RT_PG_GONE;
     g->view.status = RMPI_ERR_NOT_FOUND;
@@ -513,7 +511,7 @@ static void head_drop(pg_group_t *g, const char *why)
     head_tell_all(g);
     base_hash_remove(&head.groups, &g->id_node);
     if (g->name_len > 0) {
-        base_hash_remove_key(&head.names, &key);
+        base_hash_remove(&head.names, &g->name_node);
     }
     head_free(g);
 }

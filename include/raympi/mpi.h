@@ -3,8 +3,8 @@
  * @brief MPI communicators for gangs of tasks in a placement group.
  *
  * A separate header because it includes <mpi.h>: <raympi.h> does not, so
- * programs that never touch MPI need no MPI headers. Link with the MPI the
- * library was built with (pkg-config raympi gives it).
+ * programs that never touch MPI need no MPI headers. Build with the MPI the
+ * library was built with (its mpicc, or its compile and link flags).
  *
  * Threading: rmpi_init initializes MPI with MPI_THREAD_MULTIPLE (or checks
  * that the program did), and executor threads may call MPI concurrently:
