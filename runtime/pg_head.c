@@ -415,7 +415,9 @@ static pg_group_t *head_alloc(const rt_pg_spec_t *spec)
     g->creator  = spec->creator;
     g->detached = spec->detached;
     g->name_len = spec->name_len;
-    memcpy(g->name, spec->name, spec->name_len);
+    if (spec->name_len > 0) {
+        memcpy(g->name, spec->name, spec->name_len);
+    }
     return g;
 }
 
