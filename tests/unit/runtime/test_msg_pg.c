@@ -381,6 +381,24 @@ static void test_header_corruption(void **state)
     free_samples(s);
 }
 
+/* Each decoder takes only its own type. */
+static void test_wrong_type(void **state)
+{
+    static const rt_msg_type_t types[] = {RT_MSG_PG_CREATE, RT_MSG_PG_REQUEST, RT_MSG_PG_REPLY};
+    sample_t                   s[NUM_SAMPLES];
+
+    (void)state;
+    build_samples(s);
+    for (size_t i = 0; i < NUM_SAMPLES; i++) {
+        for (size_t t = 0; t < 3; t++) {
+            if (types[t] != s[i].type) {
+                assert_int_equal(decode_copy(types[t], s[i].buf, s[i].len), RMPI_ERR_MESSAGE);
+            }
+        }
+    }
+    free_samples(s);
+}
+
 static void expect_patched_bad(const sample_t *s, size_t off, const void *bytes, size_t n)
 {
     uint8_t copy[4096];
@@ -515,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_trailing_bytes),
         cmocka_unit_test(test_header_corruption),
+        cmocka_unit_test(test_wrong_type),
         cmocka_unit_test(test_bad_create_fields),
         cmocka_unit_test(test_bad_request_fields),
         cmocka_unit_test(test_bad_reply_fields),
