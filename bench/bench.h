@@ -58,6 +58,12 @@ void bench_report(const bench_ctx_t *ctx, const char *name, double value, const 
 /** Median of @a n values (sorts @a values in place). */
 double bench_median(double *values, size_t n);
 
+/**
+ * Placement-group figures (bench_pg.c), run by the runtime benchmark on the
+ * driver while the runtime is up.
+ */
+rmpi_status_t bench_pg_figures(const bench_ctx_t *ctx);
+
 /** Run `ray-mpi bench`: argv[0] is "bench", the rest are its arguments. Returns an exit code. */
 int bench_main(int argc, char **argv);
 

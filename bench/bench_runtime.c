@@ -33,6 +33,8 @@
  *                                 message round trip (xport_am_latency * 2: handler
  *                                 ping-pong, 8 B), measured in this run before the
  *                                 runtime starts, with an xport context of its own
+ *  placement_group_create/removal(_remote)
+ *                                 bench_pg.c, run here because it needs the runtime
  *
  * Each figure is the median over ctx->repetitions runs after a warm-up run;
  * ctx->quick shrinks the counts (not the shapes) for the tests.
@@ -709,6 +711,9 @@ static rmpi_status_t rb_run(bench_ctx_t *ctx)
     }
     if (status == RMPI_OK) {
         status = rb_actor_figures(ctx, limit);
+    }
+    if (status == RMPI_OK) {
+        status = bench_pg_figures(ctx);
     }
     rmpi_status_t down = rmpi_shutdown();
     if (down != RMPI_OK) {

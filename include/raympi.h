@@ -351,10 +351,19 @@ enum {
     RMPI_TASK_OPT_RETRY_EXCEPTIONS = RMPI_BIT(6),
     RMPI_TASK_OPT_STRATEGY         = RMPI_BIT(7), /**< strategy, affinity_*, soft */
     RMPI_TASK_OPT_NAME             = RMPI_BIT(8),
-    RMPI_TASK_OPT_LAST             = RMPI_BIT(9),
+    RMPI_TASK_OPT_PLACEMENT        = RMPI_BIT(9), /**< pg, bundle_index */
+    RMPI_TASK_OPT_LAST             = RMPI_BIT(10),
 };
 
 #define RMPI_MAX_RETURNS 64
+
+/**
+ * A placement group (see "Placement groups" below): 16 bytes naming the
+ * group. A value type: copy it freely, pass it to tasks as bytes.
+ */
+typedef struct rmpi_pg {
+    uint8_t id[16];
+} rmpi_pg_t;
 
 typedef struct rmpi_task_options {
     uint64_t               field_mask;
@@ -371,6 +380,14 @@ typedef struct rmpi_task_options {
     int                    affinity_rank;
     int                    soft; /**< affinity may fall back */
     const char            *name; /**< for logs and the timeline; default fn name */
+    /**
+     * RMPI_TASK_OPT_PLACEMENT: run in bundle @a bundle_index of @a pg (-1: any
+     * bundle, round robin), on that bundle's rank (hard affinity, never
+     * stolen). The demand must fit the bundle (else RMPI_ERR_INFEASIBLE).
+     * Excludes a strategy other than RMPI_SCHED_DEFAULT.
+     */
+    rmpi_pg_t pg;
+    int       bundle_index;
 } rmpi_task_options_t;
 
 /**
@@ -384,6 +401,98 @@ typedef struct rmpi_task_options {
  */
 RMPI_API rmpi_status_t rmpi_submit(const char *fn, const rmpi_task_arg_t *args, size_t nargs,
                                    const rmpi_task_options_t *opts, rmpi_ref_t *returns);
+
+/* --- placement groups ----------------------------------------------------- */
+
+/**
+ * A placement group reserves bundles of resources, each on one rank, all at
+ * once (gang scheduling): tasks placed into a bundle run on its rank. Ranks
+ * form logical nodes (RAYMPI_XPORT_NODE_SPLIT splits a host into several),
+ * and the strategy says how bundles relate to nodes. The head service on
+ * rank 0 keeps the groups and a ledger of each rank's resources minus what
+ * placed bundles hold. The ledger is the only thing a bundle reserves: tasks
+ * outside groups are not kept off reserved CPUs (docs/runtime.md).
+ *
+ * Lifetime: a group lives until rmpi_pg_remove() or rmpi_shutdown(). A group
+ * that is not detached is also removed when the rank that created it dies.
+ * Threading: MULTI, like the calls above (tasks may create and wait).
+ */
+
+typedef enum rmpi_pg_strategy {
+    RMPI_PG_PACK          = 0, /**< as few nodes as possible, one if it fits (default) */
+    RMPI_PG_SPREAD        = 1, /**< distinct nodes, then distinct ranks, where possible */
+    RMPI_PG_STRICT_PACK   = 2, /**< all bundles on one node, or it never fits */
+    RMPI_PG_STRICT_SPREAD = 3, /**< every bundle on a node of its own, or it never fits */
+} rmpi_pg_strategy_t;
+
+/**
+ * One bundle: amounts of "CPU", "GPU" (fractions allowed), "memory" (bytes
+ * of object store) or custom resources of the job, each > 0. Names given
+ * twice add up. All of a bundle lies on one rank.
+ */
+typedef struct rmpi_bundle {
+    const rmpi_resource_t *resources;
+    size_t                 num_resources;
+} rmpi_bundle_t;
+
+#define RMPI_PG_MAX_BUNDLES 1024
+#define RMPI_PG_NAME_MAX 63
+
+enum {
+    RMPI_PG_OPT_STRATEGY = RMPI_BIT(0),
+    RMPI_PG_OPT_NAME     = RMPI_BIT(1),
+    RMPI_PG_OPT_DETACHED = RMPI_BIT(2),
+    RMPI_PG_OPT_LAST     = RMPI_BIT(3),
+};
+
+typedef struct rmpi_pg_options {
+    uint64_t           field_mask;
+    rmpi_pg_strategy_t strategy; /**< default RMPI_PG_PACK */
+    const char        *name;     /**< unique in the job, 1..RMPI_PG_NAME_MAX bytes; NULL: none */
+    int                detached; /**< survives the death of its creating rank; default 0 */
+} rmpi_pg_options_t;
+
+/**
+ * Create a group of @a num_bundles (1..RMPI_PG_MAX_BUNDLES) bundles and write
+ * its ID to @a pg_p. Returns at once, with the group placed (all bundles) or
+ * pending (all of them wait); a pending group is placed when other groups are
+ * removed. RMPI_ERR_INFEASIBLE, at once and with a log line naming the bundle
+ * and resource, when the group can never fit on this job's ranks (a bundle no
+ * rank could hold, STRICT_PACK beyond every node, STRICT_SPREAD with more
+ * bundles than nodes, or an unknown resource name). RMPI_ERR_INVALID_ARG for
+ * an empty bundle, an amount that is not finite and > 0, unknown option bits
+ * or strategy; RMPI_ERR_EXISTS when the name is taken.
+ */
+RMPI_API rmpi_status_t rmpi_pg_create(const rmpi_bundle_t *bundles, size_t num_bundles,
+                                      const rmpi_pg_options_t *opts, rmpi_pg_t *pg_p);
+
+/**
+ * Wait up to @a timeout seconds (< 0: forever; 0: just look) until @a pg is
+ * placed. RMPI_OK when it is, RMPI_ERR_TIMEOUT when still pending,
+ * RMPI_ERR_NOT_FOUND when it was removed (or never existed),
+ * RMPI_ERR_PEER_DIED when a rank holding one of its bundles (or the head)
+ * died, RMPI_ERR_INFEASIBLE when a pending group can no longer ever fit
+ * (ranks died). A task waiting here gives its CPU back.
+ */
+RMPI_API rmpi_status_t rmpi_pg_wait(rmpi_pg_t pg, double timeout);
+
+/**
+ * Remove @a pg: its reservations go back to the ledger (pending groups may
+ * be placed now), waits end with RMPI_ERR_NOT_FOUND, tasks waiting for it to
+ * be placed fail. Tasks already running in it run on. RMPI_ERR_NOT_FOUND if
+ * there is no such group.
+ */
+RMPI_API rmpi_status_t rmpi_pg_remove(rmpi_pg_t pg);
+
+/** The group named @a name (RMPI_ERR_NOT_FOUND if none). */
+RMPI_API rmpi_status_t rmpi_pg_get(const char *name, rmpi_pg_t *pg_p);
+
+/**
+ * The rank holding bundle @a index of @a pg. RMPI_ERR_NOT_READY while the
+ * group is pending, RMPI_ERR_INVALID_ARG for an index out of range,
+ * RMPI_ERR_NOT_FOUND for a removed group.
+ */
+RMPI_API rmpi_status_t rmpi_pg_bundle_rank(rmpi_pg_t pg, size_t index, int *rank_p);
 
 /* --- objects and futures ------------------------------------------------- */
 

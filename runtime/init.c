@@ -10,6 +10,7 @@
  * instead of hanging it.
  */
 #include "runtime/actor.h"
+#include "runtime/pg.h"
 #include "runtime/rt_int.h"
 #include "runtime/timeline.h"
 
@@ -194,6 +195,9 @@ static const rt_handler_t rt_handlers[RT_MSG_TYPE_LAST] = {
     [RT_MSG_ACTOR_NAME]       = rt_on_actor_name,
     [RT_MSG_ACTOR_NAME_REPLY] = rt_on_actor_name_reply,
     [RT_MSG_ACTOR_CHECKPOINT] = rt_on_actor_checkpoint,
+    [RT_MSG_PG_CREATE]        = rt_on_pg_create,
+    [RT_MSG_PG_REQUEST]       = rt_on_pg_request,
+    [RT_MSG_PG_REPLY]         = rt_on_pg_reply,
 };
 
 typedef struct rt_rndv {
@@ -709,7 +713,7 @@ rmpi_status_t rmpi_init(int *argc, char ***argv, const rmpi_init_params_t *param
     }
     pthread_mutex_unlock(&rt.lock);
     if (status != RMPI_OK || (status = rt_start_store()) != RMPI_OK ||
-        (status = rt_wireup()) != RMPI_OK) {
+        (status = rt_wireup()) != RMPI_OK || (status = rt_pg_start()) != RMPI_OK) {
         goto fail;
     }
     rt_free_wireup_state();
@@ -899,6 +903,7 @@ static void rt_teardown(bool finalize_mpi)
         store_destroy(rt.store);
         rt.store = NULL;
     }
+    rt_pg_stop();
     rt_tables_drain();
     rt_tables_cleanup();
     for (int r = 0; rt.peers != NULL && r < rt.size; ++r) {
@@ -921,6 +926,7 @@ static void rt_teardown(bool finalize_mpi)
 static void rt_quiesce(void)
 {
     atomic_store(&rt.phase, RT_STOPPING);
+    rt_pg_quiesce(); /* tasks waiting for placement groups return */
     if (rt.exec != NULL &&
         rt_exec_stop(rt.exec, rt.conf.shutdown_grace, rt_exec_drop, NULL) == RMPI_ERR_TIMEOUT) {
         base_warn("runtime: tasks still running %.1f s after shutdown; leaving them",

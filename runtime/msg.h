@@ -60,6 +60,9 @@ typedef enum rt_msg_type {
     RT_MSG_ACTOR_NAME,       /**< anyone -> head (rank 0): register, look up, remove a name */
     RT_MSG_ACTOR_NAME_REPLY, /**< head -> asker */
     RT_MSG_ACTOR_CHECKPOINT, /**< host -> owner: the actor's saved state */
+    RT_MSG_PG_CREATE,        /**< rank -> head (0): a new placement group (msg_pg.h) */
+    RT_MSG_PG_REQUEST,       /**< rank -> head: wait for, look up or remove a group */
+    RT_MSG_PG_REPLY,         /**< head -> rank: the answer, or a change it pushes */
     RT_MSG_TYPE_LAST
 } rt_msg_type_t;
 
@@ -116,20 +119,20 @@ typedef struct rt_spec_arg {
 } rt_spec_arg_t;
 
 typedef struct rt_task_spec {
-    store_oid_t    task_id;  /**< owner's ID of the task = ID of return 0 */
-    uint32_t       fn_index; /**< in the (agreed) function table */
-    uint32_t       attempt;  /**< 0 on the first run, +1 per retry */
-    uint16_t       num_returns;
-    uint16_t       flags; /**< RT_SPEC_* */
-    int32_t        max_retries;
-    double         num_cpus;
-    double         num_gpus;
-    uint64_t       memory;
-    uint8_t        num_custom;
-    uint8_t        custom_index[RT_MAX_CUSTOM]; /**< into the job's custom resource names */
-    double         custom_amount[RT_MAX_CUSTOM];
-    const char    *name; /**< trace name, NOT NUL-terminated on decode: use name_len */
-    size_t         name_len;
+    store_oid_t     task_id;  /**< owner's ID of the task = ID of return 0 */
+    uint32_t        fn_index; /**< in the (agreed) function table */
+    uint32_t        attempt;  /**< 0 on the first run, +1 per retry */
+    uint16_t        num_returns;
+    uint16_t        flags; /**< RT_SPEC_* */
+    int32_t         max_retries;
+    double          num_cpus;
+    double          num_gpus;
+    uint64_t        memory;
+    uint8_t         num_custom;
+    uint8_t         custom_index[RT_MAX_CUSTOM]; /**< into the job's custom resource names */
+    double          custom_amount[RT_MAX_CUSTOM];
+    const char     *name; /**< trace name, NOT NUL-terminated on decode: use name_len */
+    size_t          name_len;
     uint32_t        num_args;
     rt_spec_arg_t  *args;  /**< decode: malloc'd (rt_spec_clear); encode: caller's */
     rt_spec_actor_t actor; /**< with RT_SPEC_ACTOR_CREATE or RT_SPEC_ACTOR_CALL */

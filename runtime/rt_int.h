@@ -187,6 +187,11 @@ struct rt_task {
     bool                  call_ready;   /**< a call whose arguments are resolved */
     uint32_t              call_retries; /**< a call: times it was retried after ACTOR_DIED */
     char                  name[RT_NAME_MAX + 1];
+    /* RMPI_TASK_OPT_PLACEMENT (pg.c): placed on its bundle's rank (affinity_rank) */
+    bool        in_pg;
+    rmpi_pg_t   pg;
+    int         pg_bundle; /**< -1: any */
+    base_list_t pg_link;   /**< parked on the group's view until it is placed */
 };
 
 typedef struct rt_buf {

@@ -437,6 +437,15 @@ int rt_cluster_node_of(const rt_cluster_t *cluster, int rank)
     return sched_valid_rank(cluster, rank) ? cluster->info[rank].node : -1;
 }
 
+void rt_cluster_rank_total(const rt_cluster_t *cluster, int rank, rt_resvec_t *total_p)
+{
+    if (sched_valid_rank(cluster, rank)) {
+        *total_p = cluster->info[rank].total;
+    } else {
+        memset(total_p, 0, sizeof(*total_p));
+    }
+}
+
 int rt_cluster_custom_index(const rt_cluster_t *cluster, const char *name)
 {
     for (size_t i = 0; name != NULL && i < cluster->num_custom; ++i) {

@@ -66,6 +66,8 @@ void          rt_cluster_destroy(rt_cluster_t *cluster);
 void          rt_cluster_set_rank(rt_cluster_t *cluster, int rank, const rt_rank_res_t *res);
 int           rt_cluster_size(const rt_cluster_t *cluster);
 int           rt_cluster_node_of(const rt_cluster_t *cluster, int rank);
+/** Total resources of @a rank (from wire-up; zeros for a rank out of range). */
+void rt_cluster_rank_total(const rt_cluster_t *cluster, int rank, rt_resvec_t *total_p);
 /** Custom resource index of @a name, or -1. */
 int         rt_cluster_custom_index(const rt_cluster_t *cluster, const char *name);
 const char *rt_cluster_custom_name(const rt_cluster_t *cluster, size_t index);

@@ -9,6 +9,7 @@
  * argument to be computed — only, at worst, for bytes to be pulled.
  */
 #include "runtime/actor.h"
+#include "runtime/pg.h"
 #include "runtime/rt_int.h"
 #include "runtime/timeline.h"
 
@@ -134,7 +135,13 @@ static rmpi_status_t rt_options_apply(const rmpi_task_options_t *opts, rt_task_t
     if (status == RMPI_OK) {
         status = rt_options_returns(opts, mask, task);
     }
-    return status == RMPI_OK ? rt_options_demand(opts, mask, task) : status;
+    if (status == RMPI_OK) {
+        status = rt_options_demand(opts, mask, task);
+    }
+    if (status == RMPI_OK && (mask & RMPI_TASK_OPT_PLACEMENT)) {
+        status = rt_pg_task_options(opts, mask, task);
+    }
+    return status;
 }
 
 static void rt_spec_resources(rt_task_t *task)
@@ -380,6 +387,7 @@ static rt_task_t *rt_task_new(size_t nargs)
     }
     base_list_init(&task->bufs);
     base_list_init(&task->ready_link);
+    base_list_init(&task->pg_link);
     task->spec.num_args = (uint32_t)nargs;
     task->exec_rank     = -1;
     task->prepicked     = -1;
@@ -428,6 +436,7 @@ static void rt_task_finish(rt_task_t *task)
         rt_actor_call_remove(task);
     }
     rt_task_release_args(task);
+    rt_pg_task_unpark(task);
     --rt.pending_tasks;
     /*
      * Freeing a return nobody holds drops its lineage reference, which would
@@ -636,6 +645,9 @@ static rmpi_status_t rt_submit_locked(rt_task_t *task, rmpi_ref_t *returns)
             rt_dep_start(task, i);
         }
     }
+    if (task->in_pg && task->affinity_rank < 0) {
+        rt_pg_task_park(task); /* its group was not placed at submit */
+    }
     if (task->deps_left == 0) {
         rt_task_ready(task);
     }
@@ -649,11 +661,23 @@ static rmpi_status_t rt_submit_locked(rt_task_t *task, rmpi_ref_t *returns)
  */
 static rmpi_status_t rt_submit_feasible(rt_task_t *task, const rmpi_task_arg_t *args, size_t nargs)
 {
-    char          why[256] = "";
+    char          why[512] = "";
     int           rank;
-    rmpi_status_t status = rt_task_pick(task, &rank, why, sizeof(why));
-    bool          refs   = false;
+    rmpi_status_t status;
+    bool          refs = false;
 
+    if (task->in_pg) {
+        status = rt_pg_task_place(task, why, sizeof(why));
+        if (status == RMPI_INPROGRESS) {
+            task->prepicked = -1; /* placed when its group is (rt_pg_task_park) */
+            return RMPI_OK;
+        }
+        if (status != RMPI_OK) {
+            base_error("rmpi_submit(%s): %s", task->name, why);
+            return status;
+        }
+    }
+    status = rt_task_pick(task, &rank, why, sizeof(why));
     if (status != RMPI_OK) {
         base_error("rmpi_submit(%s): %s", task->name, why);
         return status;

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the runtime's message decoders (runtime/msg.c).
+ * libFuzzer target for the runtime's message decoders (runtime/msg.c, runtime/msg_pg.c).
  * Build: ./configure CC=clang --enable-fuzzers && make -C tests fuzz/fuzz_rt_msg
  * Run:   tests/fuzz/fuzz_rt_msg -max_total_time=60
  * Every input goes to every decoder (each rejects the types that are not its
@@ -8,6 +8,7 @@
  * same bytes: the decoders accept only what the encoders write.
  */
 #include "runtime/msg.h"
+#include "runtime/msg_pg.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -233,6 +234,59 @@ static void fuzz_wireup(const bounds_t *b)
     }
 }
 
+static void check_bundles(const rt_resvec_t *bundles, uint32_t n)
+{
+    for (uint32_t b = 0; b < n; b++) {
+        if (!(bundles[b].cpus >= 0) || !(bundles[b].gpus >= 0)) {
+            abort(); /* NaN or negative amounts must not pass */
+        }
+        for (size_t i = 0; i < RT_MAX_CUSTOM; i++) {
+            if (!(bundles[b].custom[i] >= 0)) {
+                abort();
+            }
+        }
+    }
+}
+
+static void fuzz_pg(const bounds_t *b)
+{
+    size_t          len = (size_t)(b->end - b->begin);
+    rt_pg_create_t  create;
+    rt_pg_request_t request;
+    rt_pg_reply_t   reply;
+    uint8_t        *again;
+
+    if (rt_pg_create_decode(b->begin, len, &create) == RMPI_OK) {
+        check_inside(b, create.name, create.name_len);
+        if (create.num_bundles == 0 || create.num_bundles > RMPI_PG_MAX_BUNDLES ||
+            create.name_len > RMPI_PG_NAME_MAX) {
+            abort();
+        }
+        check_bundles(create.bundles, create.num_bundles);
+        again = malloc(rt_pg_create_size(&create));
+        check_same(b, again, rt_pg_create_encode(&create, again));
+        free(again);
+        rt_pg_create_clear(&create);
+    }
+    if (rt_pg_request_decode(b->begin, len, &request) == RMPI_OK) {
+        check_inside(b, request.name, request.name_len);
+        again = malloc(rt_pg_request_size(&request));
+        check_same(b, again, rt_pg_request_encode(&request, again));
+        free(again);
+    }
+    if (rt_pg_reply_decode(b->begin, len, &reply) == RMPI_OK) {
+        check_inside(b, reply.error, reply.error_len);
+        if (reply.error_len > RT_ERROR_MSG_MAX || reply.num_bundles > RMPI_PG_MAX_BUNDLES) {
+            abort();
+        }
+        check_bundles(reply.bundles, reply.num_bundles);
+        again = malloc(rt_pg_reply_size(&reply));
+        check_same(b, again, rt_pg_reply_encode(&reply, again));
+        free(again);
+        rt_pg_reply_clear(&reply);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -250,6 +304,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_steal_reply(&b);
     fuzz_actor(&b);
     fuzz_wireup(&b);
+    fuzz_pg(&b);
     free(copy);
     return 0;
 }

@@ -45,6 +45,7 @@ expected = [
     "single_client_tasks_and_get_batch", "multi_client_tasks_async",
     "single_client_wait_1k_refs", "single_client_get_object_containing_10k_refs",
     "rmpi_put_calls", "rmpi_get_calls", "task_roundtrip_latency",
+    "placement_group_create/removal", "placement_group_create/removal_remote",
 ]
 figures = {}
 for line in open(sys.argv[1]):

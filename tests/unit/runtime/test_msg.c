@@ -8,6 +8,7 @@
  * Field offsets below follow the layouts documented at the top of runtime/msg.c.
  */
 #include "runtime/msg.h"
+#include "runtime/msg_pg.h"
 
 #include <float.h>
 #include <math.h>
@@ -554,6 +555,36 @@ static rmpi_status_t decode_actor_checkpoint(const void *buf, size_t len)
     return status;
 }
 
+/* The placement-group messages (their own tests: test_msg_pg.c). */
+static rmpi_status_t decode_pg_create(const void *buf, size_t len)
+{
+    rt_pg_create_t msg;
+    rmpi_status_t  status = rt_pg_create_decode(buf, len, &msg);
+
+    if (status == RMPI_OK) {
+        rt_pg_create_clear(&msg);
+    }
+    return status;
+}
+
+static rmpi_status_t decode_pg_request(const void *buf, size_t len)
+{
+    rt_pg_request_t msg;
+
+    return rt_pg_request_decode(buf, len, &msg);
+}
+
+static rmpi_status_t decode_pg_reply(const void *buf, size_t len)
+{
+    rt_pg_reply_t msg;
+    rmpi_status_t status = rt_pg_reply_decode(buf, len, &msg);
+
+    if (status == RMPI_OK) {
+        rt_pg_reply_clear(&msg);
+    }
+    return status;
+}
+
 typedef rmpi_status_t (*decode_fn_t)(const void *buf, size_t len);
 
 static decode_fn_t decoder_of(rt_msg_type_t type)
@@ -601,6 +632,12 @@ static decode_fn_t decoder_of(rt_msg_type_t type)
         return decode_actor_name_reply;
     case RT_MSG_ACTOR_CHECKPOINT:
         return decode_actor_checkpoint;
+    case RT_MSG_PG_CREATE:
+        return decode_pg_create;
+    case RT_MSG_PG_REQUEST:
+        return decode_pg_request;
+    case RT_MSG_PG_REPLY:
+        return decode_pg_reply;
     default:
         fail_msg("no decoder for type %d", (int)type);
         return NULL;
