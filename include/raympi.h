@@ -645,7 +645,8 @@ enum {
     RMPI_ACTOR_OPT_MAX_TASK_RETRIES = RMPI_BIT(6),
     RMPI_ACTOR_OPT_STRATEGY         = RMPI_BIT(7), /**< strategy, affinity_*, soft */
     RMPI_ACTOR_OPT_GET_IF_EXISTS    = RMPI_BIT(8),
-    RMPI_ACTOR_OPT_LAST             = RMPI_BIT(9),
+    RMPI_ACTOR_OPT_PLACEMENT        = RMPI_BIT(9), /**< pg, bundle_index */
+    RMPI_ACTOR_OPT_LAST             = RMPI_BIT(10),
 };
 
 #define RMPI_ACTOR_NAME_MAX 63
@@ -667,6 +668,9 @@ typedef struct rmpi_actor_options {
     int                    affinity_rank;
     int                    soft;
     int                    get_if_exists; /**< a named actor that exists is returned */
+    /** RMPI_ACTOR_OPT_PLACEMENT: live in bundle @a bundle_index of @a pg (-1: any that fits). */
+    rmpi_pg_t pg;
+    int       bundle_index;
 } rmpi_actor_options_t;
 
 /**

@@ -171,6 +171,11 @@ static rmpi_status_t rt_actor_options(const rmpi_actor_options_t *opts, rt_actor
         topts->affinity_rank = opts->affinity_rank;
         topts->soft          = opts->soft;
     }
+    if (mask & RMPI_ACTOR_OPT_PLACEMENT) { /* waits for its group like a task (pg.c) */
+        topts->field_mask |= RMPI_TASK_OPT_PLACEMENT;
+        topts->pg           = opts->pg;
+        topts->bundle_index = opts->bundle_index;
+    }
     if (mask & RMPI_ACTOR_OPT_MAX_CONCURRENCY) {
         if (opts->max_concurrency < 1 || opts->max_concurrency > RMPI_ACTOR_MAX_CONCURRENCY) {
             base_error("rmpi_actor_create: max_concurrency must be 1 to %d",

@@ -677,6 +677,37 @@ static int scenario_placement(void)
     return 0;
 }
 
+/* Actors in the bundles of a placement group live on the bundles' ranks. */
+static int scenario_pg(void)
+{
+    rmpi_resource_t      cpu        = {"CPU", 1};
+    rmpi_bundle_t        bundles[2] = {{&cpu, 1}, {&cpu, 1}};
+    rmpi_pg_options_t    popts = {.field_mask = RMPI_PG_OPT_STRATEGY, .strategy = RMPI_PG_SPREAD};
+    rmpi_pg_t            pg;
+    rmpi_actor_options_t opts = {.field_mask = RMPI_ACTOR_OPT_PLACEMENT | RMPI_ACTOR_OPT_NUM_CPUS,
+                                 .num_cpus   = 1};
+    rmpi_actor_t         actors[2];
+    int                  rank;
+
+    CHECK_OK(rmpi_pg_create(bundles, 2, &popts, &pg));
+    for (int b = 0; b < 2; ++b) { /* before the group is known ready: they wait for it */
+        opts.pg           = pg;
+        opts.bundle_index = b;
+        CHECK_OK(create_i64("Counter", b, &opts, &actors[b]));
+    }
+    CHECK_OK(rmpi_pg_wait(pg, GET_TIMEOUT_S));
+    for (int b = 0; b < 2; ++b) {
+        CHECK_OK(rmpi_pg_bundle_rank(pg, (size_t)b, &rank));
+        TRY(expect_call(actors[b], "where", 0, rank));
+        TRY(expect_call(actors[b], "get", 0, b));
+        CHECK_OK(rmpi_actor_kill(actors[b], RMPI_ACTOR_KILL_NO_RESTART));
+    }
+    opts.bundle_index = 5; /* no such bundle */
+    CHECK_STATUS(create_i64("Counter", 0, &opts, &actors[0]), RMPI_ERR_INVALID_ARG);
+    CHECK_OK(rmpi_pg_remove(pg));
+    return 0;
+}
+
 /* Bad input: clear errors, nothing created, no hang. */
 static int scenario_badinput(void)
 {
@@ -864,12 +895,19 @@ typedef struct scenario {
 } scenario_t;
 
 static const scenario_t scenarios[] = {
-    {"counter", scenario_counter},     {"handles", scenario_handles},
-    {"bank", scenario_bank},           {"named", scenario_named},
-    {"detached", scenario_detached},   {"concurrent", scenario_concurrent},
-    {"kill", scenario_kill},           {"lifecycle", scenario_lifecycle},
-    {"placement", scenario_placement}, {"badinput", scenario_badinput},
-    {"rankdeath", scenario_rankdeath}, {"pool", scenario_pool},
+    {"counter", scenario_counter},
+    {"handles", scenario_handles},
+    {"bank", scenario_bank},
+    {"named", scenario_named},
+    {"detached", scenario_detached},
+    {"concurrent", scenario_concurrent},
+    {"kill", scenario_kill},
+    {"lifecycle", scenario_lifecycle},
+    {"placement", scenario_placement},
+    {"badinput", scenario_badinput},
+    {"rankdeath", scenario_rankdeath},
+    {"pool", scenario_pool},
+    {"pg", scenario_pg},
     {"noleak", scenario_noleak},
 };
 

@@ -1,11 +1,11 @@
 #!/bin/bash
 # rt_actor.sh - the actor scenarios of rt_actor.c (ordered calls, handles passed to tasks,
 # application errors, named and detached actors, max_concurrency, kill and restart, exit,
-# placement, bad input, actor pools) under `ray-mpi -n N`: 2 ranks on one node over sm, 4 ranks on two
+# placement, placement groups, bad input, actor pools) under `ray-mpi -n N`: 2 ranks on one node over sm, 4 ranks on two
 # logical nodes over tcp.
 . "$(dirname "$0")/rt_api_common.sh"
 RT_API=$top_builddir/tests/integration/rt_actor
-scenarios=(counter handles bank named detached concurrent kill lifecycle placement badinput pool noleak)
+scenarios=(counter handles bank named detached concurrent kill lifecycle placement pg badinput pool noleak)
 
 rt_actor_run()
 {
