@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define GET_TIMEOUT_S 60.0
 /* An answer that must come at once (infeasible groups, errors) takes less than this. */
@@ -91,6 +92,7 @@ static double now_s(void)
 }
 
 static struct {
+    bool   rank_died; /* the kill scenario ran: the job ends without MPI_Finalize */
     int    size;
     double cpus; /* per rank */
     int    num_nodes;
@@ -280,6 +282,14 @@ RMPI_REMOTE(pg_allreduce)
     MPI_Comm_free(&comm);
     v[1] = crank, v[2] = csize, v[3] = wrank;
     return return_i64s(ctx, v, 4);
+}
+
+/* Ends a survivor of the kill scenario without MPI_Finalize (see end_after_death). */
+RMPI_REMOTE(pg_exit)
+{
+    (void)ctx, (void)args, (void)nargs;
+    fflush(stdout);
+    _exit(0);
 }
 
 /* Dies at once, as a crashed rank would (the kill scenario). */
@@ -805,6 +815,7 @@ static int scenario_kill(void)
     double              zero = 0;
 
     CHECK(job.size >= 3);
+    job.rank_died = true;
     CHECK_OK(create_cpus((size_t)job.size, 1, RMPI_PG_SPREAD, NULL, &placed));
     CHECK_OK(rmpi_pg_wait(placed, 0));
     CHECK_OK(rmpi_pg_bundle_rank(placed, (size_t)last, &rank));
@@ -882,6 +893,35 @@ static const scenario_t *find_scenario(const char *name)
     return NULL;
 }
 
+/*
+ * After a rank died, Open MPI 4.1's MPI_Finalize may wait for it forever, and the
+ * runtime's shutdown finalizes MPI on every rank: the survivors end as the transport's
+ * kill test ends them, with _exit, each in a task (its failure with
+ * RMPI_ERR_PEER_DIED says it is gone), then the driver.
+ */
+static void end_after_death(int failures)
+{
+    printf("rt_pg: %d failure(s)\n", failures);
+    fflush(stdout);
+    for (int r = 1; r < job.size - 1; r++) {
+        rmpi_task_options_t opts = {.field_mask = RMPI_TASK_OPT_STRATEGY |
+                                                  RMPI_TASK_OPT_MAX_RETRIES |
+                                                  RMPI_TASK_OPT_NUM_CPUS};
+        rmpi_object_t       obj;
+        rmpi_ref_t          ref;
+
+        opts.strategy      = RMPI_SCHED_RANK_AFFINITY;
+        opts.affinity_rank = r;
+        opts.max_retries   = 0;
+        opts.num_cpus      = 0;
+        if (rmpi_submit("pg_exit", NULL, 0, &opts, &ref) == RMPI_OK &&
+            rmpi_get(&ref, 1, GET_TIMEOUT_S, &obj) != RMPI_ERR_TIMEOUT) {
+            rmpi_object_release(&obj);
+        }
+    }
+    _exit(failures == 0 ? 0 : 1);
+}
+
 int main(int argc, char **argv)
 {
     int           failures = 0;
@@ -921,6 +961,9 @@ int main(int argc, char **argv)
                now_s() - t0, job.size, job.num_nodes);
         fflush(stdout);
         failures += rc != 0;
+    }
+    if (job.rank_died) {
+        end_after_death(failures);
     }
     current_scenario = "shutdown";
     st               = rmpi_shutdown();

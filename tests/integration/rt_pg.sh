@@ -48,6 +48,6 @@ for tls in sm,self tcp,self; do
         cat "$out"
         rt_api_failed=1
     fi
-    rm -f /dev/shm/raympi-"$job_id"-* # the dead rank's arena (SIGKILL leaves it)
+    rm -f /dev/shm/raympi-"$job_id"-* # arenas: SIGKILL and the survivors' _exit leave them
 done
 exit $rt_api_failed
