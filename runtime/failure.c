@@ -143,6 +143,7 @@ void rt_on_peer_failure(void *arg, int rank, rmpi_status_t reason)
 {
     (void)arg;
     base_warn("runtime: rank %d died (%s)", rank, rmpi_status_str(reason));
+    atomic_store(&rt.peers_died, true);
     if (rt.cluster == NULL) {
         return; /* during wire-up: rmpi_init fails by its timeout or the transport */
     }

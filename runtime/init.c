@@ -884,6 +884,20 @@ static void rt_tables_drain(void)
  * Order matters: handlers run until xport_fini stops the progress thread, and
  * they use the executor and the store, so those go after it.
  */
+/*
+ * After a rank died, Open MPI's MPI_Finalize may wait for it forever (its
+ * finalize fence counts every process): the job ends without it then.
+ */
+static bool rt_may_finalize_mpi(void)
+{
+    if (!atomic_load(&rt.peers_died)) {
+        return true;
+    }
+    base_warn("runtime: a rank died during the job; MPI_Finalize is skipped (it could wait "
+              "for the dead rank forever)");
+    return false;
+}
+
 static void rt_teardown(bool finalize_mpi)
 {
     rt_checkpoint_stop();
@@ -916,7 +930,7 @@ static void rt_teardown(bool finalize_mpi)
         rt.cluster = NULL;
     }
     gpu_finalize();
-    if (finalize_mpi && rt.mpi_ours) {
+    if (finalize_mpi && rt.mpi_ours && rt_may_finalize_mpi()) {
         MPI_Finalize();
         rt.mpi_ours = false;
     }
@@ -944,7 +958,7 @@ static void rt_finalize_foreign_mpi(void)
     int finalized = 0;
 
     MPI_Finalized(&finalized);
-    if (!finalized) {
+    if (!finalized && rt_may_finalize_mpi()) {
         MPI_Finalize();
     }
 }
@@ -990,6 +1004,7 @@ rmpi_status_t rmpi_shutdown(void)
     rt_conf_release(&rt.conf);
     rt_registry_thaw();
     memset(&rt.stats, 0, sizeof(rt.stats));
+    atomic_store(&rt.peers_died, false);
     rt.shutdown_requested = false;
     rt.welcomed           = false;
     atomic_store(&rt.phase, RT_DOWN);

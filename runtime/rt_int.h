@@ -305,6 +305,7 @@ typedef struct rt_stats {
 typedef struct rt {
     _Atomic rt_phase_t phase;
     bool               mpi_ours; /**< rmpi_init initialized MPI */
+    atomic_bool        peers_died; /**< a rank died: MPI_Finalize could wait for it forever */
     rt_conf_t          conf;
     xport_ctx_h        xp;
     store_h            store;
