@@ -28,52 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#define IT_PROGRAM "rt_actor"
+#include "it_check.h"
+
 #define GET_TIMEOUT_S 60.0
 #define RENDEZVOUS_TIMEOUT_S 20.0
-
-static const char *current_scenario = "init";
-
-static void report_failure(const char *func, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void report_failure(const char *func, int line, const char *fmt, ...)
-{
-    va_list ap;
-
-    printf("rt_actor %s: FAIL at %s:%d: ", current_scenario, func, line);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-}
-
-#define CHECKF(_cond, ...)                                   \
-    do {                                                     \
-        if (!(_cond)) {                                      \
-            report_failure(__func__, __LINE__, __VA_ARGS__); \
-            return -1;                                       \
-        }                                                    \
-    } while (0)
-
-#define CHECK(_cond) CHECKF(_cond, "%s", #_cond)
-
-#define CHECK_STATUS(_expr, _expected)                                                       \
-    do {                                                                                     \
-        rmpi_status_t st_ = (_expr);                                                         \
-        CHECKF(st_ == (_expected), "%s: %s (%d), expected %s", #_expr, rmpi_status_str(st_), \
-               (int)st_, rmpi_status_str(_expected));                                        \
-    } while (0)
-
-#define CHECK_OK(_expr) CHECK_STATUS(_expr, RMPI_OK)
-
-#define TRY(_call)                                               \
-    do {                                                         \
-        if ((_call) != 0) {                                      \
-            report_failure(__func__, __LINE__, "in %s", #_call); \
-            return -1;                                           \
-        }                                                        \
-    } while (0)
 
 /* ------------------------------------------------------------------------- */
 /* Values                                                                    */
@@ -941,7 +900,7 @@ int main(int argc, char **argv)
         const scenario_t *sc = find_scenario(argv[i]);
         struct timespec   t0, t1;
 
-        current_scenario = sc->name;
+        it_scenario = sc->name;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         int rc = sc->run();
         clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -951,8 +910,8 @@ int main(int argc, char **argv)
         fflush(stdout);
         failures += rc != 0;
     }
-    current_scenario = "shutdown";
-    st               = rmpi_shutdown();
+    it_scenario = "shutdown";
+    st          = rmpi_shutdown();
     if (st != RMPI_OK) {
         printf("rt_actor: rmpi_shutdown: %s\n", rmpi_status_str(st));
         failures++;

@@ -36,6 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define IT_PROGRAM "rt_api"
+#include "it_check.h"
+
 /* A get that takes longer than this is a hang, reported as a failure. */
 #define GET_TIMEOUT_S 60.0
 /* Bounds polls of asynchronous effects (frees reaching holders, stats settling). */
@@ -50,42 +53,6 @@
 /* Checks                                                                    */
 /* ------------------------------------------------------------------------- */
 
-static const char *current_scenario = "init";
-
-static void report_failure(const char *func, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void report_failure(const char *func, int line, const char *fmt, ...)
-{
-    va_list ap;
-
-    printf("rt_api %s: FAIL at %s:%d: ", current_scenario, func, line);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-}
-
-#define CHECKF(_cond, ...)                                   \
-    do {                                                     \
-        if (!(_cond)) {                                      \
-            report_failure(__func__, __LINE__, __VA_ARGS__); \
-            return -1;                                       \
-        }                                                    \
-    } while (0)
-
-#define CHECK(_cond) CHECKF(_cond, "%s", #_cond)
-
-#define CHECK_STATUS(_expr, _expected)                                                       \
-    do {                                                                                     \
-        rmpi_status_t st_ = (_expr);                                                         \
-        CHECKF(st_ == (_expected), "%s: %s (%d), expected %s", #_expr, rmpi_status_str(st_), \
-               (int)st_, rmpi_status_str(_expected));                                        \
-    } while (0)
-
-#define CHECK_OK(_expr) CHECK_STATUS(_expr, RMPI_OK)
-
 /* A status that is an error but not a timeout: the call failed, and failed at once. */
 #define CHECK_CLEAR_ERROR(_expr)                                                    \
     do {                                                                            \
@@ -93,14 +60,6 @@ static void report_failure(const char *func, int line, const char *fmt, ...)
         CHECKF(st_ != RMPI_OK && st_ != RMPI_ERR_TIMEOUT && st_ != RMPI_INPROGRESS, \
                "%s: %s (%d), expected an error other than a timeout", #_expr,       \
                rmpi_status_str(st_), (int)st_);                                     \
-    } while (0)
-
-#define TRY(_call)                                               \
-    do {                                                         \
-        if ((_call) != 0) {                                      \
-            report_failure(__func__, __LINE__, "in %s", #_call); \
-            return -1;                                           \
-        }                                                        \
     } while (0)
 
 static double now_s(void)
@@ -771,8 +730,7 @@ static int stats_settle(const rmpi_runtime_stats_t *base, rmpi_runtime_stats_t *
     } while (!equal && now_s() < deadline);
     *rounds_p = rounds;
     if (!equal) {
-        printf("rt_api %s: counters did not settle in %.0f s:\n", current_scenario,
-               SETTLE_TIMEOUT_S);
+        printf("rt_api %s: counters did not settle in %.0f s:\n", it_scenario, SETTLE_TIMEOUT_S);
         for (int r = 0; r < job.size; r++) {
             print_stats_diff(r, base != NULL ? &base[r] : &prev[r], &now[r]);
         }
@@ -2068,7 +2026,7 @@ int main(int argc, char **argv)
     read_job_shape(config, num_config);
     for (int i = first; i < argc; i++) {
         const scenario_t *sc = find_scenario(argv[i]);
-        current_scenario     = sc->name;
+        it_scenario          = sc->name;
         double t0            = now_s();
         int    rc            = sc->run();
         printf("rt_api %s: %s (%.2f s, %d ranks)\n", sc->name, rc == 0 ? "ok" : "FAILED",
@@ -2076,8 +2034,8 @@ int main(int argc, char **argv)
         fflush(stdout);
         failures += rc != 0;
     }
-    current_scenario = "shutdown";
-    st               = rmpi_shutdown();
+    it_scenario = "shutdown";
+    st          = rmpi_shutdown();
     if (st != RMPI_OK) {
         printf("rt_api: rmpi_shutdown: %s\n", rmpi_status_str(st));
         failures++;

@@ -31,6 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define IT_PROGRAM "rt_pg"
+#include "it_check.h"
+
 #define GET_TIMEOUT_S 60.0
 /* An answer that must come at once (infeasible groups, errors) takes less than this. */
 #define FAST_S 2.0
@@ -38,50 +41,6 @@
 /* ------------------------------------------------------------------------- */
 /* Checks                                                                    */
 /* ------------------------------------------------------------------------- */
-
-static const char *current_scenario = "init";
-
-static void report_failure(const char *func, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void report_failure(const char *func, int line, const char *fmt, ...)
-{
-    va_list ap;
-
-    printf("rt_pg %s: FAIL at %s:%d: ", current_scenario, func, line);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-}
-
-#define CHECKF(_cond, ...)                                   \
-    do {                                                     \
-        if (!(_cond)) {                                      \
-            report_failure(__func__, __LINE__, __VA_ARGS__); \
-            return -1;                                       \
-        }                                                    \
-    } while (0)
-
-#define CHECK(_cond) CHECKF(_cond, "%s", #_cond)
-
-#define CHECK_STATUS(_expr, _expected)                                                       \
-    do {                                                                                     \
-        rmpi_status_t st_ = (_expr);                                                         \
-        CHECKF(st_ == (_expected), "%s: %s (%d), expected %s", #_expr, rmpi_status_str(st_), \
-               (int)st_, rmpi_status_str(_expected));                                        \
-    } while (0)
-
-#define CHECK_OK(_expr) CHECK_STATUS(_expr, RMPI_OK)
-
-#define TRY(_call)                                               \
-    do {                                                         \
-        if ((_call) != 0) {                                      \
-            report_failure(__func__, __LINE__, "in %s", #_call); \
-            return -1;                                           \
-        }                                                        \
-    } while (0)
 
 static double now_s(void)
 {
@@ -948,13 +907,13 @@ int main(int argc, char **argv)
         return 1;
     }
     /* Only the driver (rank 0) gets here. */
-    job.size = rmpi_size();
-    job.cpus = getenv("RAYMPI_RT_NUM_CPUS") ? strtod(getenv("RAYMPI_RT_NUM_CPUS"), NULL) : 1;
-    current_scenario = "nodes";
+    job.size    = rmpi_size();
+    job.cpus    = getenv("RAYMPI_RT_NUM_CPUS") ? strtod(getenv("RAYMPI_RT_NUM_CPUS"), NULL) : 1;
+    it_scenario = "nodes";
     failures += read_nodes() != 0;
     for (int i = 1; i < argc && failures == 0; i++) {
         const scenario_t *sc = find_scenario(argv[i]);
-        current_scenario     = sc->name;
+        it_scenario          = sc->name;
         double t0            = now_s();
         int    rc            = sc->run();
         printf("rt_pg %s: %s (%.2f s, %d ranks, %d nodes)\n", sc->name, rc == 0 ? "ok" : "FAILED",
@@ -965,8 +924,8 @@ int main(int argc, char **argv)
     if (job.rank_died) {
         end_after_death(failures);
     }
-    current_scenario = "shutdown";
-    st               = rmpi_shutdown();
+    it_scenario = "shutdown";
+    st          = rmpi_shutdown();
     if (st != RMPI_OK) {
         printf("rt_pg: rmpi_shutdown: %s\n", rmpi_status_str(st));
         failures++;
