@@ -8,9 +8,8 @@
  *  1_1_actor_calls_sync          call an actor on rank 1 and get it, again and again
  *  1_1_actor_calls_async         1000 calls to it, then get them all (calls/s)
  *  1_1_actor_calls_concurrent    the same to an actor with max_concurrency 16
- *  1_1_async_actor_calls_async   the same to an actor with max_concurrency 1000 (an
- *                                "async" actor here runs calls on threads: see
- *                                docs/runtime.md)
+ *  1_1_async_actor_calls_async   the same to an async actor (RMPI_ACTOR_OPT_ASYNC:
+ *                                calls run as fibres on one thread, docs/actors.md)
  *  1_n_actor_calls_async         1000 calls to each of one actor per rank, then get
  *  n_n_actor_calls_async         one client task per rank, each calling its own actor
  *                                (on the next rank) 1000 times async; total calls/s
@@ -114,10 +113,13 @@ static rmpi_actor_t ra_one, ra_sixteen, ra_async;
 static rmpi_actor_t ra_each[RA_MAX_ACTORS];
 static int          ra_num_each;
 
+/* @a max_concurrency 0: an async actor (fibres on one thread, Ray's default of 1000 calls). */
 static rmpi_status_t ra_create(int rank, unsigned max_concurrency, rmpi_actor_t *actor_p)
 {
     rmpi_actor_options_t opts = {
-        .field_mask      = RMPI_ACTOR_OPT_STRATEGY | RMPI_ACTOR_OPT_MAX_CONCURRENCY,
+        .field_mask = RMPI_ACTOR_OPT_STRATEGY |
+                      (max_concurrency > 0 ? RMPI_ACTOR_OPT_MAX_CONCURRENCY : RMPI_ACTOR_OPT_ASYNC),
+        .async           = max_concurrency == 0,
         .strategy        = RMPI_SCHED_RANK_AFFINITY,
         .affinity_rank   = rank,
         .max_concurrency = max_concurrency,
@@ -136,7 +138,7 @@ static rmpi_status_t ra_setup(void)
         status = ra_create(1, 16, &ra_sixteen);
     }
     if (status == RMPI_OK) {
-        status = ra_create(1, 1000, &ra_async);
+        status = ra_create(1, 0, &ra_async);
     }
     ra_num_each = ranks < RA_MAX_ACTORS ? ranks : RA_MAX_ACTORS;
     for (int r = 0; status == RMPI_OK && r < ra_num_each; r++) {

@@ -646,7 +646,8 @@ enum {
     RMPI_ACTOR_OPT_STRATEGY         = RMPI_BIT(7), /**< strategy, affinity_*, soft */
     RMPI_ACTOR_OPT_GET_IF_EXISTS    = RMPI_BIT(8),
     RMPI_ACTOR_OPT_PLACEMENT        = RMPI_BIT(9), /**< pg, bundle_index */
-    RMPI_ACTOR_OPT_LAST             = RMPI_BIT(10),
+    RMPI_ACTOR_OPT_ASYNC            = RMPI_BIT(10), /**< async */
+    RMPI_ACTOR_OPT_LAST             = RMPI_BIT(11),
 };
 
 #define RMPI_ACTOR_NAME_MAX 63
@@ -671,6 +672,13 @@ typedef struct rmpi_actor_options {
     /** RMPI_ACTOR_OPT_PLACEMENT: live in bundle @a bundle_index of @a pg (-1: any that fits). */
     rmpi_pg_t pg;
     int       bundle_index;
+    /**
+     * An async actor runs its calls as fibres on one executor thread: a call
+     * waiting in rmpi_get/rmpi_wait suspends and the next call runs, holding
+     * no thread. Up to max_concurrency calls (default 1000 for async actors)
+     * are in flight; they interleave only where they wait.
+     */
+    int async;
 } rmpi_actor_options_t;
 
 /**

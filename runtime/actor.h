@@ -166,6 +166,8 @@ void rt_actor_host_deliver(rt_run_t *run);
 void rt_actor_host_call_done(rt_run_t *run);
 /** KILL from the owner. */
 void rt_actor_host_kill(const store_oid_t *id, uint32_t incarnation);
+/** The synthetic run that runs an async actor's loop on a pool thread (frees @a run). */
+void rt_actor_host_loop_run(rt_run_t *run);
 /** The synthetic run that destroys an actor on a pool thread. */
 void rt_actor_host_destroy_run(rt_run_t *run);
 /** At shutdown, after the pool stopped: run every destructor. */

@@ -142,7 +142,8 @@ bool rt_actor_wait_locked(pthread_cond_t *cond, bool (*ready)(const void *arg), 
 /* --- options ---------------------------------------------------------------------------------- */
 
 static rmpi_status_t rt_actor_options(const rmpi_actor_options_t *opts, rt_actor_t *actor,
-                                      rmpi_task_options_t *topts, unsigned *max_concurrency_p)
+                                      rmpi_task_options_t *topts, unsigned *max_concurrency_p,
+                                      uint16_t *spec_flags_p)
 {
     uint64_t mask = opts != NULL ? opts->field_mask : 0;
 
@@ -152,6 +153,10 @@ static rmpi_status_t rt_actor_options(const rmpi_actor_options_t *opts, rt_actor
         .num_returns = 1,
     };
     *max_concurrency_p = 1;
+    if ((mask & RMPI_ACTOR_OPT_ASYNC) && opts->async) {
+        *spec_flags_p |= RT_SPEC_ACTOR_ASYNC;
+        *max_concurrency_p = 1000; /* as Ray's async actors */
+    }
     if (mask & ~(uint64_t)(RMPI_ACTOR_OPT_LAST - 1)) {
         base_error("rmpi_actor_create: unknown bits in options->field_mask");
         return RMPI_ERR_INVALID_ARG;
@@ -324,7 +329,7 @@ rmpi_status_t rmpi_actor_create(const char *cls, const rmpi_task_arg_t *args, si
     if (actor == NULL) {
         return RMPI_ERR_NO_MEMORY;
     }
-    status = rt_actor_options(opts, actor, &topts, &extra.actor.max_concurrency);
+    status = rt_actor_options(opts, actor, &topts, &extra.actor.max_concurrency, &extra.spec_flags);
     if (status == RMPI_OK && actor->name[0] != '\0') {
         status = rt_actor_claim_name(
             actor, opts->field_mask & RMPI_ACTOR_OPT_GET_IF_EXISTS && opts->get_if_exists, actor_p,

@@ -14,6 +14,7 @@
  * pool thread once no call of it is running.
  */
 #include "runtime/actor.h"
+#include "runtime/fiber.h"
 
 #include "base/log.h"
 
@@ -32,6 +33,8 @@ struct rt_actor_host {
     uint32_t          max_concurrency, running;
     uint64_t          calls, saved; /**< successful calls; checkpoints sent (the version) */
     bool              in_table, stopping, exited, destroying;
+    rt_loop_t        *loop;           /**< an async actor's fibres; NULL for threaded ones */
+    bool              destroy_queued; /**< the last call ended in a fibre: the loop destroys */
     double            held_cpus;
     uint64_t         *next_seq; /**< per caller rank */
     base_list_t       early;    /**< calls that arrived before an earlier one of their caller */
@@ -39,6 +42,8 @@ struct rt_actor_host {
 };
 
 static base_list_t rt_hosts = {&rt_hosts, &rt_hosts};
+
+static void rt_host_fiber_call(void *item);
 
 bool rt_actor_host_equal(const void *key, const base_hash_node_t *node)
 {
@@ -54,6 +59,7 @@ static rt_actor_host_t *rt_host_find(const store_oid_t *id)
 
 static void rt_host_free(rt_actor_host_t *host)
 {
+    rt_loop_free(host->loop);
     free(host->next_seq);
     free(host);
 }
@@ -75,6 +81,12 @@ rmpi_status_t rt_actor_host_begin(rt_run_t *run)
     host->cls             = run->spec.fn_index;
     host->dtor            = cls->dtor;
     host->max_concurrency = run->spec.actor.max_concurrency;
+    if ((run->spec.flags & RT_SPEC_ACTOR_ASYNC) &&
+        (host->loop = rt_loop_new(host->max_concurrency, rt_host_fiber_call)) == NULL) {
+        rt_host_free(host);
+        snprintf(run->error, sizeof(run->error), "no memory for an async actor's loop");
+        return RMPI_ERR_NO_MEMORY;
+    }
     base_list_init(&host->early);
     base_list_init(&host->runnable);
     base_list_init(&host->all);
@@ -114,9 +126,65 @@ void rt_actor_host_created(rt_run_t *run, rmpi_status_t status)
 
 /* --- calls ------------------------------------------------------------------------------------ */
 
+static void rt_host_destroy(rt_actor_host_t *host);
+
+/* A call in a fibre of the async actor's loop (no lock held). */
+static void rt_host_fiber_call(void *item)
+{
+    rt_run_t *run = item;
+
+    rt_exec_run(NULL, &run->item);
+}
+
+static void *rt_host_loop_item(base_list_t *link)
+{
+    return base_container_of(link, rt_run_t, actor_link);
+}
+
+/* The calls of an async actor go to its loop; a loop not running gets a pool thread. */
+static void rt_host_dispatch_async_locked(rt_actor_host_t *host, base_list_t *out)
+{
+    while (!host->stopping && !base_list_is_empty(&host->runnable)) {
+        base_list_t *link = host->runnable.next;
+
+        base_list_del(link);
+        ++host->running;
+        if (rt_loop_add_locked(host->loop, link)) {
+            rt_run_t *starter = calloc(1, sizeof(*starter));
+
+            if (starter == NULL) { /* the next call's dispatch tries again */
+                base_log_once(BASE_LOG_ERROR, "no memory to start an async actor's loop");
+                continue;
+            }
+            starter->loop  = true;
+            starter->actor = host;
+            base_list_add_tail(out, &starter->actor_link);
+        }
+    }
+}
+
+void rt_actor_host_loop_run(rt_run_t *starter)
+{
+    rt_actor_host_t *host = starter->actor;
+    bool             destroy;
+
+    free(starter);
+    rt_loop_run(host->loop, rt_host_loop_item);
+    pthread_mutex_lock(&rt.lock);
+    destroy = host->destroy_queued && rt_loop_idle_locked(host->loop);
+    pthread_mutex_unlock(&rt.lock);
+    if (destroy) {
+        rt_host_destroy(host); /* after its last fibre: the loop is not in use any more */
+    }
+}
+
 /* Move runnable calls into free concurrency slots; they go to the pool after unlocking. */
 static void rt_host_dispatch_locked(rt_actor_host_t *host, base_list_t *out)
 {
+    if (host->loop != NULL) {
+        rt_host_dispatch_async_locked(host, out);
+        return;
+    }
     while (!host->stopping && host->running < host->max_concurrency &&
            !base_list_is_empty(&host->runnable)) {
         rt_run_t *run = base_container_of(host->runnable.next, rt_run_t, actor_link);
@@ -134,7 +202,12 @@ static void rt_host_submit(base_list_t *runs)
 
         base_list_del(&run->actor_link);
         base_list_init(&run->actor_link);
-        if (rt_exec_submit(rt.exec, &run->item) != RMPI_OK) {
+        if (rt_exec_submit(rt.exec, &run->item) == RMPI_OK) {
+            continue;
+        }
+        if (run->loop) {
+            free(run); /* shutting down: rt_actor_hosts_shutdown destroys the actor */
+        } else {
             rt_run_reject_free(run, RMPI_ERR_SHUTDOWN, "the rank is shutting down");
         }
     }
@@ -194,6 +267,8 @@ void rt_actor_host_deliver(rt_run_t *run)
     base_list_init(&out);
     run->item.cpus      = 0;
     run->item.gpus      = 0;
+    run->item.gpu_dev   = -1; /* a fibre's call never passes the pool's grant */
+    run->item.gpu_count = 0;
     run->item.stealable = false;
     pthread_mutex_lock(&rt.lock);
     host = rt_host_find(&run->spec.actor.id);
@@ -215,6 +290,10 @@ void rt_actor_host_deliver(rt_run_t *run)
 static void rt_host_take_queued(rt_actor_host_t *host, base_list_t *out)
 {
     base_list_t *lists[2] = {&host->early, &host->runnable};
+
+    if (host->loop != NULL) { /* handed to the loop but not started: counted as running */
+        host->running -= rt_loop_take_items_locked(host->loop, out);
+    }
 
     for (int i = 0; i < 2; ++i) {
         while (!base_list_is_empty(lists[i])) {
@@ -288,6 +367,10 @@ void rt_actor_host_call_done(rt_run_t *run)
     rt_host_dispatch_locked(host, &out);
     destroy = host->stopping && host->running == 0 && !host->destroying;
     host->destroying |= destroy;
+    if (destroy && host->loop != NULL) { /* in a fibre: its loop destroys the actor after */
+        host->destroy_queued = true;
+        destroy              = false;
+    }
     pthread_mutex_unlock(&rt.lock);
     rt_host_reject_all(&rejected, RT_CALL_NOT_HERE, "the actor exited before this call ran");
     rt_host_submit(&out);
@@ -309,7 +392,11 @@ void rt_actor_host_kill(const store_oid_t *id, uint32_t incarnation)
         rt_host_stop_locked(host, &rejected);
         if (host->running == 0 && !host->destroying) {
             host->destroying = true;
-            destroyer        = calloc(1, sizeof(*destroyer));
+            if (host->loop != NULL && !rt_loop_idle_locked(host->loop)) {
+                host->destroy_queued = true; /* its loop is finishing: it destroys */
+            } else {
+                destroyer = calloc(1, sizeof(*destroyer));
+            }
         }
     }
     pthread_mutex_unlock(&rt.lock);

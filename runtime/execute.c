@@ -437,6 +437,14 @@ rt_run_t *rt_run_current(void)
     return rt_current;
 }
 
+rt_run_t *rt_run_current_set(rt_run_t *run)
+{
+    rt_run_t *old = rt_current;
+
+    rt_current = run;
+    return old;
+}
+
 static rmpi_status_t rt_run_call(rt_run_t *run, rmpi_arg_t *args)
 {
     const rt_fn_t *fn     = rt_registry_get(run->spec.fn_index);
@@ -510,6 +518,10 @@ void rt_exec_run(void *arg, rt_exec_item_t *item)
         rt_actor_host_destroy_run(run);
         return;
     }
+    if (run->loop) { /* an async actor's fibres (actor_host.c) */
+        rt_actor_host_loop_run(run);
+        return;
+    }
     pthread_mutex_lock(&rt.lock);
     while (atomic_load(&rt.phase) == RT_WIRING) { /* arrived before our WELCOME */
         pthread_cond_wait(&rt.cond, &rt.lock);
@@ -567,8 +579,8 @@ void rt_exec_drop(void *arg, rt_exec_item_t *item)
     rt_run_t *run = base_container_of(item, rt_run_t, item);
 
     (void)arg;
-    if (run->destroy) {
-        rt_actor_host_destroy_run(run);
+    if (run->destroy || run->loop) {
+        rt_actor_host_destroy_run(run); /* a loop not started: its host is destroyed at shutdown */
         return;
     }
     pthread_mutex_lock(&rt.lock);

@@ -9,6 +9,7 @@
  * it. Values are mapped, not copied, when they are in this node's shared
  * memory; inline values of borrowed objects are copied out of the reply.
  */
+#include "runtime/fiber.h"
 #include "runtime/rt_int.h"
 #include "runtime/timeline.h"
 
@@ -33,9 +34,10 @@ typedef struct rt_slot {
 } rt_slot_t;
 
 typedef struct rt_wait {
-    pthread_cond_t cond;
-    size_t         ready;
-    size_t         target;
+    struct rt_fiber *fiber; /**< waiting in a fibre of an async actor: woken, not signalled */
+    pthread_cond_t   cond;
+    size_t           ready;
+    size_t           target;
 } rt_wait_t;
 
 /* The view behind an rmpi_object_t. */
@@ -54,7 +56,11 @@ static void rt_slot_ready(rt_slot_t *slot)
     slot->waiting = false;
     slot->ready   = true;
     if (++slot->wait->ready == slot->wait->target) {
-        pthread_cond_signal(&slot->wait->cond);
+        if (slot->wait->fiber != NULL) {
+            rt_fiber_wake_locked(slot->wait->fiber);
+        } else {
+            pthread_cond_signal(&slot->wait->cond);
+        }
     }
 }
 
@@ -166,6 +172,19 @@ static void rt_slot_stop(rt_slot_t *slot, bool drop_hold)
  * A task thread gives its CPU back meanwhile; the executor's lock is never
  * taken under rt.lock, so the lock is dropped around block_begin/end.
  */
+/* In a fibre: switch to the actor's other calls until ready or the deadline. */
+static bool rt_wait_in_fiber(rt_wait_t *wait, double deadline)
+{
+    wait->fiber = rt_fiber_self();
+    while (wait->ready < wait->target) {
+        if (!rt_fiber_wait_locked(deadline) && deadline >= 0 && rt_now() >= deadline) {
+            break;
+        }
+    }
+    wait->fiber = NULL;
+    return wait->ready >= wait->target;
+}
+
 static bool rt_wait_until(rt_wait_t *wait, double deadline)
 {
     bool on_pool   = rt.exec != NULL && rt_exec_on_pool_thread(rt.exec);
@@ -173,6 +192,9 @@ static bool rt_wait_until(rt_wait_t *wait, double deadline)
 
     if (wait->ready >= wait->target) {
         return true;
+    }
+    if (rt_fiber_self() != NULL) {
+        return rt_wait_in_fiber(wait, deadline);
     }
     if (on_pool) {
         pthread_mutex_unlock(&rt.lock);

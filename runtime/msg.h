@@ -101,6 +101,7 @@ enum {
     RT_SPEC_ACTOR_CREATE     = RMPI_BIT(3), /**< runs an actor's constructor (spec.actor) */
     RT_SPEC_ACTOR_CALL       = RMPI_BIT(4), /**< calls a method of spec.actor */
     RT_SPEC_ACTOR_RESTORE    = RMPI_BIT(5), /**< CREATE: the last argument is a checkpoint */
+    RT_SPEC_ACTOR_ASYNC      = RMPI_BIT(6), /**< CREATE: run its calls as fibres */
 };
 
 /** The actor a CREATE or CALL spec is about (absent from other specs on the wire). */

@@ -261,6 +261,7 @@ struct rmpi_task_ctx {
     base_list_t           actor_link;   /**< on the host's waiting or runnable list */
     bool                  actor_exit;   /**< the call asked the actor to stop */
     bool                  destroy;      /**< a synthetic run that destroys `actor` */
+    bool                  loop;         /**< a synthetic run that runs `actor`'s fibres */
     base_list_t           owned_actors; /**< rt_actor_t this task created, owned lifetime */
     char                  error[RT_ERROR_MSG_MAX + 1];
 };
@@ -269,6 +270,8 @@ typedef struct rmpi_task_ctx rt_run_t;
 void rt_exec_run(void *arg, rt_exec_item_t *item);
 /** The task running on this thread, or NULL (the driver, the progress thread). */
 rt_run_t *rt_run_current(void);
+/** Set the task rt_run_current() reports (fibre switches); returns the previous one. */
+rt_run_t *rt_run_current_set(rt_run_t *run);
 /** Fail a run that will not execute, and free it (@a why is its error message). */
 void rt_run_reject_free(rt_run_t *run, rmpi_status_t status, const char *why);
 /** Make the task's GPU context current (a no-op for CPU tasks). */

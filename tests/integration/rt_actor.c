@@ -350,6 +350,82 @@ RMPI_ACTOR_METHOD(Broken, get)
     return return_i64(ctx, 0);
 }
 
+/* Waiter (async): hold(gate) waits in rmpi_get for the gate task's result. */
+typedef struct waiter {
+    int64_t arrived, peak;
+} waiter_t;
+
+static rmpi_status_t waiter_ctor(rmpi_task_ctx_h ctx, const rmpi_arg_t *args, size_t nargs)
+{
+    waiter_t *w = calloc(1, sizeof(*w));
+
+    (void)args;
+    (void)nargs;
+    return w != NULL ? rmpi_actor_set_state(ctx, w) : RMPI_ERR_NO_MEMORY;
+}
+
+static void __attribute__((constructor)) register_waiter(void)
+{
+    (void)rmpi_register_actor_class("Waiter", waiter_ctor, free);
+}
+
+static rmpi_status_t waiter_get(const rmpi_arg_t *args, size_t nargs, double timeout)
+{
+    rmpi_ref_t    gate;
+    rmpi_object_t obj;
+    rmpi_status_t st;
+
+    if (nargs != 1 || args[0].size != sizeof(gate)) {
+        return RMPI_ERR_INVALID_ARG;
+    }
+    memcpy(&gate, args[0].data, sizeof(gate));
+    st = rmpi_get(&gate, 1, timeout, &obj); /* an async actor's call suspends here */
+    if (st == RMPI_OK) {
+        rmpi_object_release(&obj);
+    }
+    return st;
+}
+
+/* hold(gate ref as bytes) -> the most calls seen inside hold at once */
+RMPI_ACTOR_METHOD(Waiter, hold)
+{
+    waiter_t     *w = rmpi_actor_state(ctx);
+    rmpi_status_t st;
+
+    if (++w->arrived > w->peak) {
+        w->peak = w->arrived;
+    }
+    st = waiter_get(args, nargs, GET_TIMEOUT_S); /* the gate ends canceled: an error value */
+    --w->arrived;
+    return st == RMPI_ERR_TIMEOUT ? st : return_i64(ctx, w->peak);
+}
+
+/* nap(gate ref as bytes) -> 1 if a short get on it timed out (the fibre's deadline) */
+RMPI_ACTOR_METHOD(Waiter, nap)
+{
+    return return_i64(ctx, waiter_get(args, nargs, 0.05) == RMPI_ERR_TIMEOUT);
+}
+
+RMPI_ACTOR_METHOD(Waiter, count)
+{
+    (void)args;
+    (void)nargs;
+    return return_i64(ctx, ((waiter_t *)rmpi_actor_state(ctx))->arrived);
+}
+
+/* gate(): returns when canceled (a task to wait for that ends when the test says). */
+RMPI_REMOTE(gate_block)
+{
+    struct timespec nap = {0, 5 * 1000 * 1000};
+
+    (void)args;
+    (void)nargs;
+    for (int i = 0; i < 6000 && !rmpi_task_canceled(ctx); ++i) {
+        nanosleep(&nap, NULL);
+    }
+    return return_i64(ctx, 1);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Tasks that use actors                                                     */
 /* ------------------------------------------------------------------------- */
@@ -636,6 +712,55 @@ static int scenario_placement(void)
     return 0;
 }
 
+#define ASYNC_CALLS 8
+#define ASYNC_POLLS 20000
+
+/*
+ * An async actor: ASYNC_CALLS calls wait in rmpi_get at once on a rank whose
+ * executor has fewer threads than that (rt_actor.sh runs this scenario with
+ * RT_MAX_THREADS=3): only fibres can hold them all. A short timeout inside a
+ * fibre expires; cancelling the gate releases them all.
+ */
+static int scenario_async(void)
+{
+    rmpi_actor_options_t opts  = {.field_mask    = RMPI_ACTOR_OPT_ASYNC | RMPI_ACTOR_OPT_STRATEGY,
+                                  .async         = 1,
+                                  .strategy      = RMPI_SCHED_RANK_AFFINITY,
+                                  .affinity_rank = rmpi_size() - 1};
+    rmpi_task_options_t  topts = {.field_mask    = RMPI_TASK_OPT_STRATEGY,
+                                  .strategy      = RMPI_SCHED_RANK_AFFINITY,
+                                  .affinity_rank = 0};
+    rmpi_actor_t         actor;
+    rmpi_ref_t           gate, refs[ASYNC_CALLS];
+    int64_t              v = -1;
+
+    CHECK_OK(rmpi_actor_create("Waiter", NULL, 0, &opts, &actor));
+    CHECK_OK(rmpi_submit("gate_block", NULL, 0, &topts, &gate));
+    rmpi_task_arg_t a = rmpi_arg_value(&gate, sizeof(gate)); /* the ref as bytes: not resolved */
+    for (int i = 0; i < ASYNC_CALLS; ++i) {
+        CHECK_OK(rmpi_actor_call(actor, "hold", &a, 1, NULL, &refs[i]));
+    }
+    for (int i = 0; i < ASYNC_POLLS && v != ASYNC_CALLS; ++i) {
+        CHECK_OK(call_i64(actor, "count", 0, &v)); /* answers while the others wait */
+    }
+    CHECKF(v == ASYNC_CALLS, "%lld calls waiting at once, expected %d", (long long)v, ASYNC_CALLS);
+    rmpi_ref_t    nap;
+    rmpi_object_t obj;
+    CHECK_OK(rmpi_actor_call(actor, "nap", &a, 1, NULL, &nap));
+    CHECK_OK(get_i64(nap, &v));
+    CHECKF(v == 1, "a 50 ms get in a fibre did not time out");
+    CHECK_OK(rmpi_cancel(gate, 0));
+    for (int i = 0; i < ASYNC_CALLS; ++i) {
+        CHECK_OK(get_i64(refs[i], &v));
+        CHECK(v == ASYNC_CALLS);
+    }
+    CHECK_STATUS(rmpi_get(&gate, 1, GET_TIMEOUT_S, &obj), RMPI_ERR_CANCELED);
+    rmpi_object_release(&obj);
+    CHECK_OK(rmpi_ref_free(gate));
+    CHECK_OK(rmpi_actor_kill(actor, RMPI_ACTOR_KILL_NO_RESTART));
+    return 0;
+}
+
 /* Actors in the bundles of a placement group live on the bundles' ranks. */
 static int scenario_pg(void)
 {
@@ -867,6 +992,7 @@ static const scenario_t scenarios[] = {
     {"rankdeath", scenario_rankdeath},
     {"pool", scenario_pool},
     {"pg", scenario_pg},
+    {"async", scenario_async},
     {"noleak", scenario_noleak},
 };
 
