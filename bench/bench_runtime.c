@@ -192,7 +192,6 @@ static rmpi_status_t rb_sync_tasks(const rmpi_task_options_t *opts, long n)
     return RMPI_OK;
 }
 
-
 /* --- tasks --------------------------------------------------------------------- */
 
 static rmpi_status_t rb_tasks_sync(const bench_ctx_t *ctx, double *tasks_per_sec_p)

@@ -606,7 +606,7 @@ typedef rmpi_status_t (*rmpi_actor_restore_fn_t)(void *state, const void *buf, s
  */
 RMPI_API rmpi_status_t rmpi_register_actor_checkpoint(const char *cls, rmpi_actor_save_fn_t save,
                                                       rmpi_actor_restore_fn_t restore,
-                                                      unsigned every_calls);
+                                                      unsigned                every_calls);
 
 /** Define and register a method: RMPI_ACTOR_METHOD(Counter, add) { ... } */
 #define RMPI_ACTOR_METHOD(_cls, _method)                                               \
@@ -645,7 +645,7 @@ enum {
     RMPI_ACTOR_OPT_MAX_TASK_RETRIES = RMPI_BIT(6),
     RMPI_ACTOR_OPT_STRATEGY         = RMPI_BIT(7), /**< strategy, affinity_*, soft */
     RMPI_ACTOR_OPT_GET_IF_EXISTS    = RMPI_BIT(8),
-    RMPI_ACTOR_OPT_PLACEMENT        = RMPI_BIT(9), /**< pg, bundle_index */
+    RMPI_ACTOR_OPT_PLACEMENT        = RMPI_BIT(9),  /**< pg, bundle_index */
     RMPI_ACTOR_OPT_ASYNC            = RMPI_BIT(10), /**< async */
     RMPI_ACTOR_OPT_LAST             = RMPI_BIT(11),
 };

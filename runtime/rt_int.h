@@ -72,9 +72,9 @@ typedef enum rt_fn_kind {
 } rt_fn_kind_t;
 
 typedef struct rt_fn {
-    char              name[RT_FN_NAME_MAX + 1];
-    rmpi_task_fn_t    fn;
-    rt_fn_kind_t      kind;
+    char                    name[RT_FN_NAME_MAX + 1];
+    rmpi_task_fn_t          fn;
+    rt_fn_kind_t            kind;
     rmpi_actor_dtor_t       dtor; /**< RT_FN_ACTOR_CLASS */
     rmpi_actor_save_fn_t    save; /**< RT_FN_ACTOR_CLASS, optional checkpoint hooks */
     rmpi_actor_restore_fn_t restore;
