@@ -9,7 +9,7 @@
  * every count, sums them and prints 4 * inside / total next to its error against
  * M_PI. The last line is for scripts:
  *
- *     RESULT pi=3.141573 error=0.000020 tasks=100 samples=20000000 ok
+ *     RESULT pi=3.141573 error=0.000020 tasks=100 samples=20000000 cpus=8 ok
  *
  * This is the whole programming model in one file: register a function
  * (RMPI_REMOTE), start the runtime (rmpi_init; worker ranks serve tasks inside
@@ -180,8 +180,8 @@ static int pi_run(unsigned tasks, uint64_t samples)
     printf("pi is about %.6f (error %.6f) from %llu samples in %u tasks\n", estimate,
            fabs(estimate - M_PI), (unsigned long long)total, tasks);
     printf("%.3f s on %d ranks with %g CPUs\n", seconds, rmpi_size(), cluster.cpus);
-    printf("RESULT pi=%.6f error=%.6f tasks=%u samples=%llu ok\n", estimate, fabs(estimate - M_PI),
-           tasks, (unsigned long long)total);
+    printf("RESULT pi=%.6f error=%.6f tasks=%u samples=%llu cpus=%g ok\n", estimate,
+           fabs(estimate - M_PI), tasks, (unsigned long long)total, cluster.cpus);
     return 0;
 }
 

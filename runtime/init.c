@@ -262,6 +262,42 @@ static double rt_bound_pus(void)
     return pus > 0 ? pus : 1;
 }
 
+/*
+ * In a Slurm step started with --cpus-per-task, the task's share of the node
+ * (0 otherwise): clusters without task binding (TaskPlugin=task/none) leave
+ * every PU of the node in the binding, which would count each CPU once per rank.
+ */
+static double rt_slurm_cpus(void)
+{
+    const char   *text = getenv("SLURM_CPUS_PER_TASK");
+    char         *end  = NULL;
+    unsigned long cpus;
+
+    /* Parsed here, not with slurm/: the core library does not link libslurm. */
+    if (text == NULL || getenv("SLURM_STEP_ID") == NULL) {
+        return 0;
+    }
+    errno = 0;
+    cpus  = strtoul(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || cpus == 0 || cpus > 1u << 20) {
+        base_warn("runtime: SLURM_CPUS_PER_TASK='%s' is not a CPU count; using the binding", text);
+        return 0;
+    }
+    return (double)cpus;
+}
+
+/* RT_NUM_CPUS, else the Slurm task's CPUs, else the PUs this rank is bound to. */
+static double rt_rank_cpus(void)
+{
+    double slurm;
+
+    if (rt.conf.num_cpus > 0) {
+        return rt.conf.num_cpus;
+    }
+    slurm = rt_slurm_cpus();
+    return slurm > 0 ? slurm : rt_bound_pus();
+}
+
 /* RT_NUM_GPUS, or every visible device; a GPU task on a rank without a driver fails at run. */
 static int rt_visible_gpus(void)
 {
@@ -303,7 +339,7 @@ static rmpi_status_t rt_describe_self(rt_my_desc_t *me)
     me->hello.fn_count        = (uint32_t)rt_registry_count();
     me->hello.desc.rank       = rt.rank;
     me->hello.desc.node       = rt.node;
-    me->hello.desc.cpus       = rt.conf.num_cpus > 0 ? rt.conf.num_cpus : rt_bound_pus();
+    me->hello.desc.cpus       = rt_rank_cpus();
     me->hello.desc.gpus       = rt_visible_gpus();
     me->hello.desc.memory     = sstats.capacity;
     me->hello.desc.num_custom = (uint8_t)count;

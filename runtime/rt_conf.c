@@ -14,8 +14,9 @@
 
 static const base_config_field_t rt_conf_fields[] = {
     {"RT_NUM_CPUS", "0",
-     "CPU slots of each rank for tasks (fractions allowed). 0 means the number of "
-     "hardware threads the rank is bound to.",
+     "CPU slots of each rank for tasks (fractions allowed). 0 means SLURM_CPUS_PER_TASK "
+     "in a Slurm step started with -c, else the number of hardware threads the rank is "
+     "bound to.",
      BASE_CONFIG_DOUBLE, offsetof(rt_conf_t, num_cpus)},
     {"RT_NUM_GPUS", "-1",
      "GPUs each rank offers to tasks; -1 means every device visible to the rank "

@@ -18,4 +18,15 @@ slurm_check "srun -n 4 --mpi=pmix ray-mpi pi" srun_pi 100 10000 -n 4 --mpi=pmix 
 slurm_check "srun -n 2 ray-mpi pi (MpiDefault=pmix)" srun_pi 40 10000 -n 2 "$RAY_MPI"
 slurm_check "srun -n 8 ray-mpi pi, oversubscribed" srun_pi 80 5000 -n 8 "$RAY_MPI"
 slurm_check "srun -n 4 --mpi=pmix pi without ray-mpi" srun_pi 40 10000 -n 4 --mpi=pmix
+
+# srun_cpus NTASKS CPUS_PER_TASK: each rank counts the CPUs Slurm gave its task
+# (SLURM_CPUS_PER_TASK; the test cluster binds nothing, so the PUs would count the node).
+srun_cpus()
+{
+    local n=$1 c=$2
+    srun_pi 20 1000 -n "$n" -c "$c" "$RAY_MPI" &&
+        [[ $(sed -n 's/.* cpus=\([0-9.]*\) .*/\1/p' <<<"$(result_line "$slurm_out")") == $((n * c)) ]]
+}
+slurm_check "srun -n 2 -c 1: the job has 2 CPUs" srun_cpus 2 1
+slurm_check "srun -n 1 -c 2: the job has 2 CPUs" srun_cpus 1 2
 slurm_finish
