@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench_runtime.sh - `ray-mpi bench --quick --json runtime` (2 ranks, which the command
 # starts itself): it exits 0, prints every figure of the runtime benchmark once, each a
-# finite positive number, task_roundtrip_latency with its limit (the transport's round
+# finite positive number (actor and placement-group figures included),
+# task_roundtrip_latency and actor_call_roundtrip_latency with their limit (the transport's round
 # trip) positive too, and the runtime leaves no arena of the job in /dev/shm.
 #
 # The ranks get a fresh, private RAYMPI_RUN_DIR_BASE (removed at exit). Launcher
@@ -46,6 +47,9 @@ expected = [
     "single_client_wait_1k_refs", "single_client_get_object_containing_10k_refs",
     "rmpi_put_calls", "rmpi_get_calls", "task_roundtrip_latency",
     "placement_group_create/removal", "placement_group_create/removal_remote",
+    "1_1_actor_calls_sync", "1_1_actor_calls_async", "1_1_actor_calls_concurrent",
+    "1_1_async_actor_calls_async", "1_n_actor_calls_async", "n_n_actor_calls_async",
+    "n_n_actor_calls_with_arg_async", "actor_call_roundtrip_latency",
 ]
 figures = {}
 for line in open(sys.argv[1]):
@@ -67,12 +71,13 @@ for name in expected:
         bad += 1
     else:
         print("ok: %s = %.6g %s" % (name, rec["value"], rec["unit"]))
-rec = figures.get("task_roundtrip_latency", {})
-if not positive(rec.get("limit")) or not rec.get("limit_source"):
-    print("FAIL: task_roundtrip_latency has no positive limit: %r" % rec)
-    bad += 1
-else:
-    print("ok: task_roundtrip_latency limit = %.6g us (%s)" % (rec["limit"], rec["limit_source"]))
+for latency in ("task_roundtrip_latency", "actor_call_roundtrip_latency"):
+    rec = figures.get(latency, {})
+    if not positive(rec.get("limit")) or not rec.get("limit_source"):
+        print("FAIL: %s has no positive limit: %r" % (latency, rec))
+        bad += 1
+    else:
+        print("ok: %s limit = %.6g us (%s)" % (latency, rec["limit"], rec["limit_source"]))
 sys.exit(1 if bad else 0)
 EOF
 if [ "$failed" != 0 ]; then
