@@ -232,14 +232,13 @@ void rt_actor_call_remove(rt_task_t *task)
 }
 
 /* Make a pushed call unsent again, for the next incarnation. */
-static void rt_call_requeue(rt_actor_ref_t *ref, rt_task_t *task)
+static void rt_call_requeue(rt_task_t *task)
 {
     ++task->spec.attempt;
     task->state     = RT_TASK_WAITING;
     task->exec_rank = -1;
     base_info("actor call '%s': retrying on the actor's next incarnation (attempt %u)", task->name,
               task->spec.attempt + 1);
-    (void)ref;
 }
 
 /* The ref's actor instance is gone: look for the next incarnation. */
@@ -260,18 +259,15 @@ bool rt_actor_call_retry(rt_task_t *task, const rt_task_done_t *done)
                                  ? done->returns[0].status
                                  : RMPI_OK;
 
-    if (status == RT_CALL_NOT_HERE) { /* it never ran: send it where the actor is now */
-        rt_ref_lost(ref, task->spec.actor.incarnation);
-        rt_call_requeue(ref, task);
-        rt_ref_drain(ref);
-        return true;
+    /* A call that never ran is sent where the actor is now; that is no retry. */
+    if (status != RT_CALL_NOT_HERE) {
+        if (status != RMPI_ERR_ACTOR_DIED || !rt_call_may_retry(ref, task)) {
+            return false;
+        }
+        ++task->call_retries;
     }
-    if (status != RMPI_ERR_ACTOR_DIED || !rt_call_may_retry(ref, task)) {
-        return false;
-    }
-    ++task->call_retries;
     rt_ref_lost(ref, task->spec.actor.incarnation);
-    rt_call_requeue(ref, task);
+    rt_call_requeue(task);
     rt_ref_drain(ref);
     return true;
 }
@@ -310,16 +306,12 @@ static void rt_ref_rank_died(rt_actor_ref_t *ref, int rank)
         }
         if (rt_call_may_retry(ref, task)) {
             ++task->call_retries;
-            rt_call_requeue(ref, task);
+            rt_call_requeue(task);
         } else {
             rt_task_fail(task, RMPI_ERR_ACTOR_DIED, why);
         }
     }
     if (rt_oid_owner(&ref->id) == rank && ref->state != RT_REF_DEAD) {
-        rt_ref_dead(ref, RMPI_ERR_ACTOR_DIED, "the actor's owner rank died");
-        return;
-    }
-    if (ref->state == RT_REF_LOCATING && rt_oid_owner(&ref->id) == rank) {
         rt_ref_dead(ref, RMPI_ERR_ACTOR_DIED, "the actor's owner rank died");
         return;
     }

@@ -9,6 +9,7 @@
  */
 #include "runtime/actor.h"
 
+#include "base/hash.h"
 #include "base/log.h"
 
 #include <errno.h>
@@ -45,12 +46,8 @@ typedef struct rt_name_wait {
 static uint64_t rt_name_hash(const void *key)
 {
     const rt_name_key_t *k = key;
-    uint64_t             h = 1469598103934665603ull;
 
-    for (size_t i = 0; i < k->len; ++i) {
-        h = (h ^ (uint8_t)k->bytes[i]) * 1099511628211ull;
-    }
-    return h;
+    return base_hash_bytes(k->bytes, k->len);
 }
 
 static bool rt_name_equal(const void *key, const base_hash_node_t *node)

@@ -856,7 +856,6 @@ void rt_on_task_done(int src, const void *data, size_t len)
 {
     rt_task_done_t done;
     rt_task_t     *task;
-    bool           retry = false;
 
     if (rt_done_decode(data, len, &done) != RMPI_OK) {
         rt_count_bad(src, RT_MSG_TASK_DONE, RMPI_ERR_MESSAGE);
@@ -875,10 +874,9 @@ void rt_on_task_done(int src, const void *data, size_t len)
     } else {
         rt_cluster_load_add(rt.cluster, task->exec_rank, -1);
         rt_cluster_load_report(rt.cluster, done.executor, done.queued, done.running);
-        retry = rt_done_should_retry(task, &done);
         if (task->actor_owner != NULL) {
             rt_actor_on_created(task->actor_owner, task, &done);
-        } else if (retry) {
+        } else if (rt_done_should_retry(task, &done)) {
             ++task->spec.attempt;
             rt_task_ready(task);
         } else {

@@ -15,7 +15,9 @@
 #include <raympi.h>
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #ifndef IT_PROGRAM
 #error "define IT_PROGRAM before including it_check.h"
@@ -64,5 +66,23 @@ static void it_report_failure(const char *func, int line, const char *fmt, ...)
             return -1;                                              \
         }                                                           \
     } while (0)
+
+/** A named scenario: returns 0 when every check in it passed. */
+typedef struct it_scenario {
+    const char *name;
+    int (*run)(void);
+} it_scenario_t;
+
+/** The scenario called @a name in @a table of @a n, or NULL. */
+static inline const it_scenario_t *it_find_scenario(const it_scenario_t *table, size_t n,
+                                                    const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(table[i].name, name) == 0) {
+            return &table[i];
+        }
+    }
+    return NULL;
+}
 
 #endif /* TESTS_INTEGRATION_IT_CHECK_H_ */

@@ -973,10 +973,7 @@ static int scenario_noleak(void)
     return 0;
 }
 
-typedef struct scenario {
-    const char *name;
-    int (*run)(void);
-} scenario_t;
+typedef it_scenario_t scenario_t;
 
 static const scenario_t scenarios[] = {
     {"counter", scenario_counter},
@@ -998,12 +995,7 @@ static const scenario_t scenarios[] = {
 
 static const scenario_t *find_scenario(const char *name)
 {
-    for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); ++i) {
-        if (strcmp(scenarios[i].name, name) == 0) {
-            return &scenarios[i];
-        }
-    }
-    return NULL;
+    return it_find_scenario(scenarios, sizeof(scenarios) / sizeof(scenarios[0]), name);
 }
 
 int main(int argc, char **argv)

@@ -1916,10 +1916,7 @@ static int scenario_threads(void)
 /* Main                                                                      */
 /* ------------------------------------------------------------------------- */
 
-typedef struct scenario {
-    const char *name;
-    int (*run)(void);
-} scenario_t;
+typedef it_scenario_t scenario_t;
 
 static const scenario_t scenarios[] = {
     {"baseline", scenario_baseline},   {"noleak", scenario_noleak},
@@ -1936,12 +1933,7 @@ static const scenario_t scenarios[] = {
 
 static const scenario_t *find_scenario(const char *name)
 {
-    for (size_t i = 0; i < NUM_SCENARIOS; i++) {
-        if (strcmp(scenarios[i].name, name) == 0) {
-            return &scenarios[i];
-        }
-    }
-    return NULL;
+    return it_find_scenario(scenarios, sizeof(scenarios) / sizeof(scenarios[0]), name);
 }
 
 /* Before rmpi_init (on every rank alike, so the function tables still agree). */

@@ -828,10 +828,7 @@ static int scenario_kill(void)
     return 0;
 }
 
-typedef struct scenario {
-    const char *name;
-    int (*run)(void);
-} scenario_t;
+typedef it_scenario_t scenario_t;
 
 static const scenario_t scenarios[] = {
     {"strategies", scenario_strategies}, {"infeasible", scenario_infeasible},
@@ -840,16 +837,9 @@ static const scenario_t scenarios[] = {
     {"churn", scenario_churn},           {"kill", scenario_kill},
 };
 
-#define NUM_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
-
 static const scenario_t *find_scenario(const char *name)
 {
-    for (size_t i = 0; i < NUM_SCENARIOS; i++) {
-        if (strcmp(scenarios[i].name, name) == 0) {
-            return &scenarios[i];
-        }
-    }
-    return NULL;
+    return it_find_scenario(scenarios, sizeof(scenarios) / sizeof(scenarios[0]), name);
 }
 
 /*
