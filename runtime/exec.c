@@ -7,8 +7,9 @@
  * the thread that changed the state (a submit, a finished item, a
  * block_begin): the item leaves the queue with its resources granted and is
  * handed to one idle worker, or to a new thread when none is idle. Each idle
- * worker sleeps on its own condition variable, so a wake-up always reaches
- * the thread that was given the work, and idle threads never spin.
+ * worker sleeps on its own waker (base/waker.h), so a wake-up always reaches
+ * the thread that was given the work, idle threads never spin, and a wake-up
+ * from a message handler waits until the handler has dropped this lock.
  *
  * Creating a thread and calling the idle callback are slow or user code, so
  * both are "deferred work" that exec_flush_locked() does with the lock
@@ -27,6 +28,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/waker.h"
 
 #include <errno.h>
 #include <hwloc.h>
@@ -62,7 +64,7 @@ typedef struct exec_worker {
     base_list_t     all;  /* on exec->workers while joinable */
     rt_exec_t      *exec;
     pthread_t       thread;
-    pthread_cond_t  wake;
+    base_waker_t   *waker; /* the worker sleeps on it; outlives the worker (waker.h) */
     rt_exec_item_t *item; /* given or running; NULL while idle */
     exec_grant_t    grant;
     unsigned        index;    /* creation order: picks the PU */
@@ -300,7 +302,8 @@ static exec_worker_t *exec_worker_new(rt_exec_t *exec)
     if (worker == NULL) {
         return NULL;
     }
-    if (pthread_cond_init(&worker->wake, NULL) != 0) {
+    worker->waker = base_waker_new();
+    if (worker->waker == NULL) {
         free(worker);
         return NULL;
     }
@@ -313,7 +316,7 @@ static exec_worker_t *exec_worker_new(rt_exec_t *exec)
 
 static void exec_worker_free(exec_worker_t *worker)
 {
-    pthread_cond_destroy(&worker->wake);
+    base_waker_release(worker->waker);
     free(worker);
 }
 
@@ -336,7 +339,8 @@ static bool exec_hand_over_locked(rt_exec_t *exec, rt_exec_item_t *item, const e
     }
     worker->grant = *grant;
     worker->item  = item;
-    pthread_cond_signal(&worker->wake); /* under the lock: the worker may exit once unlocked */
+    /* In a message handler the wake-up waits until every lock is dropped (waker.h). */
+    base_waker_wake_later(worker->waker);
     return true;
 }
 
@@ -609,6 +613,16 @@ static void exec_worker_exit_locked(rt_exec_t *exec, exec_worker_t *self)
     }
 }
 
+/* Sleep until given an item or told to stop (the lock dropped meanwhile). */
+static void exec_sleep_locked(rt_exec_t *exec, exec_worker_t *self)
+{
+    uint32_t seq = base_waker_seq(self->waker);
+
+    pthread_mutex_unlock(&exec->lock);
+    (void)base_waker_wait(self->waker, seq, -1);
+    pthread_mutex_lock(&exec->lock);
+}
+
 static void *exec_worker_main(void *arg)
 {
     exec_worker_t *self = arg;
@@ -631,7 +645,7 @@ static void *exec_worker_main(void *arg)
             if (exec_has_deferred(exec)) {
                 exec_flush_locked(exec);
             } else {
-                pthread_cond_wait(&self->wake, &exec->lock);
+                exec_sleep_locked(exec, self);
             }
         }
     }
@@ -1033,7 +1047,7 @@ static void exec_wake_idle_locked(rt_exec_t *exec)
     base_list_t *it;
 
     base_list_for_each (it, &exec->idle) {
-        pthread_cond_signal(&base_container_of(it, exec_worker_t, link)->wake);
+        base_waker_wake(base_container_of(it, exec_worker_t, link)->waker);
     }
 }
 

@@ -51,7 +51,7 @@ struct rt_loop {
     unsigned         max_fibres, alive;
     bool             running;
     base_list_t      items, ready, waiting;
-    pthread_cond_t   cond; /* with rt.lock */
+    base_waker_t    *waker; /* the running thread sleeps on it, with rt.lock dropped */
     rt_loop_run_fn_t run;
     ucontext_t       main; /* the loop thread while a fibre runs */
     const void      *main_bottom;
@@ -198,10 +198,14 @@ rt_loop_t *rt_loop_new(unsigned max_fibres, rt_loop_run_fn_t run)
     }
     loop->max_fibres = max_fibres > 0 ? max_fibres : 1;
     loop->run        = run;
+    loop->waker      = base_waker_new();
+    if (loop->waker == NULL) {
+        free(loop);
+        return NULL;
+    }
     base_list_init(&loop->items);
     base_list_init(&loop->ready);
     base_list_init(&loop->waiting);
-    rt_cond_init(&loop->cond);
     return loop;
 }
 
@@ -216,7 +220,7 @@ void rt_loop_free(rt_loop_t *loop)
         loop->stacks = stack->next;
         munmap(rt_stack_map(stack), RT_FIBER_STACK + (size_t)sysconf(_SC_PAGESIZE));
     }
-    pthread_cond_destroy(&loop->cond);
+    base_waker_release(loop->waker);
     free(loop);
 }
 
@@ -224,7 +228,7 @@ bool rt_loop_add_locked(rt_loop_t *loop, base_list_t *item_link)
 {
     base_list_add_tail(&loop->items, item_link);
     if (loop->running) {
-        pthread_cond_signal(&loop->cond);
+        base_waker_wake_later(loop->waker);
         return false;
     }
     loop->running = true;
@@ -322,7 +326,7 @@ void rt_loop_run(rt_loop_t *loop, void *(*item_of)(base_list_t *link))
         double deadline = rt_loop_expire_locked(loop);
 
         if (base_list_is_empty(&loop->ready)) {
-            (void)rt_cond_wait(&loop->cond, deadline);
+            (void)rt_waker_wait_locked(loop->waker, deadline);
             (void)rt_loop_expire_locked(loop);
         }
     }
@@ -367,5 +371,5 @@ void rt_fiber_wake_locked(rt_fiber_t *fiber)
     fiber->waiting = false;
     base_list_del(&fiber->link);
     base_list_add_tail(&fiber->loop->ready, &fiber->link);
-    pthread_cond_signal(&fiber->loop->cond);
+    base_waker_wake_later(fiber->loop->waker);
 }

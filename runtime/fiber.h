@@ -5,9 +5,9 @@
  *
  * A loop belongs to one actor host. Work arrives as items (a call to run in a
  * fibre of its own); the loop thread resumes fibres that are ready, starts
- * new ones while fewer than max_fibres are alive, and sleeps on a condition
- * variable (rt.lock) until a fibre is woken, an item arrives, or the earliest
- * fibre deadline passes. A fibre that waits calls rt_fiber_wait_locked(),
+ * new ones while fewer than max_fibres are alive, and sleeps on its waker
+ * (base/waker.h, rt.lock dropped) until a fibre is woken, an item arrives, or
+ * the earliest fibre deadline passes. A fibre that waits calls rt_fiber_wait_locked(),
  * which switches back to the loop; rt_fiber_wake_locked() makes it ready.
  *
  * Locking: every loop field is guarded by rt.lock; a fibre never switches

@@ -34,8 +34,8 @@ typedef struct rt_slot {
 } rt_slot_t;
 
 typedef struct rt_wait {
-    struct rt_fiber *fiber; /**< waiting in a fibre of an async actor: woken, not signalled */
-    pthread_cond_t   cond;
+    struct rt_fiber *fiber;  /**< waiting in a fibre of an async actor: woken, not signalled */
+    base_waker_t    *waker;  /**< the waiting thread's (woken once the waker unlocks) */
     size_t           ready;
     size_t           target;
 } rt_wait_t;
@@ -59,7 +59,7 @@ static void rt_slot_ready(rt_slot_t *slot)
         if (slot->wait->fiber != NULL) {
             rt_fiber_wake_locked(slot->wait->fiber);
         } else {
-            pthread_cond_signal(&slot->wait->cond);
+            base_waker_wake_later(slot->wait->waker);
         }
     }
 }
@@ -202,7 +202,7 @@ static bool rt_wait_until(rt_wait_t *wait, double deadline)
         pthread_mutex_lock(&rt.lock);
     }
     while (wait->ready < wait->target && !timed_out) {
-        timed_out = rt_cond_wait(&wait->cond, deadline) == ETIMEDOUT;
+        timed_out = rt_waker_wait_locked(wait->waker, deadline) == ETIMEDOUT;
     }
     if (on_pool) {
         pthread_mutex_unlock(&rt.lock);
@@ -220,17 +220,20 @@ static rt_slot_t *rt_slots_new(const rmpi_ref_t *refs, size_t n, rt_wait_t *wait
         slots[i].oid  = rt_oid_from_ref(refs[i]);
         slots[i].wait = wait;
     }
-    rt_cond_init(&wait->cond);
+    wait->waker = base_waker_self();
+    if (wait->waker == NULL) {
+        free(slots);
+        return NULL;
+    }
     return slots;
 }
 
-static void rt_slots_free(rt_slot_t *slots, size_t n, rt_wait_t *wait, bool free_copies)
+static void rt_slots_free(rt_slot_t *slots, size_t n)
 {
-    for (size_t i = 0; free_copies && i < n; ++i) {
+    for (size_t i = 0; i < n; ++i) {
         free(slots[i].copy);
     }
     free(slots);
-    pthread_cond_destroy(&wait->cond);
 }
 
 static double rt_deadline(double timeout)
@@ -324,7 +327,7 @@ rmpi_status_t rmpi_get(const rmpi_ref_t *refs, size_t n, double timeout, rmpi_ob
     }
     pthread_mutex_unlock(&rt.lock);
     if (status != RMPI_OK) {
-        rt_slots_free(slots, n, &wait, true);
+        rt_slots_free(slots, n);
         return status;
     }
     for (size_t i = 0; i < n; ++i) {
@@ -336,7 +339,7 @@ rmpi_status_t rmpi_get(const rmpi_ref_t *refs, size_t n, double timeout, rmpi_ob
     if (start != 0) {
         rt_timeline_span("get", "get", start, rt_timeline_now_us() - start, NULL);
     }
-    rt_slots_free(slots, n, &wait, true);
+    rt_slots_free(slots, n);
     return first;
 }
 
@@ -431,7 +434,7 @@ rmpi_status_t rmpi_wait(const rmpi_ref_t *refs, size_t n, size_t num_returns, do
     pthread_mutex_unlock(&rt.lock);
     if (status != RMPI_OK) {
         base_error("rmpi_wait: a ref was freed or is not of this job");
-        rt_slots_free(slots, n, &wait, true);
+        rt_slots_free(slots, n);
         return status;
     }
     for (size_t i = 0; i < n; ++i) {
@@ -441,7 +444,7 @@ rmpi_status_t rmpi_wait(const rmpi_ref_t *refs, size_t n, size_t num_returns, do
         ready[i] = slots[i].ready;
         count += slots[i].ready;
     }
-    rt_slots_free(slots, n, &wait, true);
+    rt_slots_free(slots, n);
     *num_ready_p = count;
     return RMPI_OK;
 }

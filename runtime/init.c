@@ -126,6 +126,17 @@ int rt_cond_wait(pthread_cond_t *cond, double deadline_s)
     return pthread_cond_timedwait(cond, &rt.lock, &ts);
 }
 
+int rt_waker_wait_locked(base_waker_t *waker, double deadline_s)
+{
+    uint32_t seq = base_waker_seq(waker);
+    int      rc;
+
+    pthread_mutex_unlock(&rt.lock);
+    rc = base_waker_wait(waker, seq, deadline_s);
+    pthread_mutex_lock(&rt.lock);
+    return rc;
+}
+
 void rt_cond_init(pthread_cond_t *cond)
 {
     pthread_condattr_t attr;

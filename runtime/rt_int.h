@@ -24,6 +24,7 @@
 
 #include "base/hash.h"
 #include "base/list.h"
+#include "base/waker.h"
 #include "objstore/store.h"
 #include "runtime/exec.h"
 #include "runtime/msg.h"
@@ -445,6 +446,13 @@ void rt_on_peer_failure(void *arg, int rank, rmpi_status_t reason);
 
 /* Waiting (get.c): a task thread gives its CPU back while it waits. */
 int rt_cond_wait(pthread_cond_t *cond, double deadline_s);
+/**
+ * Sleep on this thread's @a waker with rt.lock dropped until it is woken or
+ * @a deadline_s passes (as rt_cond_wait). The waker side sets the state under
+ * rt.lock, then calls base_waker_wake_later (which a message handler defers
+ * until it has unlocked).
+ */
+int rt_waker_wait_locked(base_waker_t *waker, double deadline_s);
 /** A condition variable on CLOCK_MONOTONIC, as rt_cond_wait needs. */
 void rt_cond_init(pthread_cond_t *cond);
 

@@ -6,6 +6,7 @@
 
 #include "base/conf.h"
 #include "base/log.h"
+#include "base/waker.h"
 
 #include <sched.h>
 #include <stdlib.h>
@@ -625,7 +626,10 @@ void xport_deliver(xport_ctx_h ctx, int src, const xport_wire_record_t *rec,
         return;
     }
     xport_stat_inc(&ctx->stats.am_received);
+    /* Threads the handler wakes run once it has returned, with its locks released (waker.h). */
+    base_waker_defer_begin();
     h->cb(h->arg, src, rec->hdr, rec->hdr_len, payload);
+    base_waker_defer_end();
 }
 
 rmpi_status_t xport_am_recv_data(xport_ctx_h ctx, xport_am_payload_t *payload, void *buf,
