@@ -243,7 +243,20 @@ typedef struct rmpi_arg {
     const void              *data;
     size_t                   size;
     const rmpi_array_desc_t *array; /**< NULL unless the value was described as an array */
+    /**
+     * -1: @a data is host memory. Otherwise the argument is a device object
+     * (rmpi_return_device) given to a task that asked for a GPU: @a data is a
+     * CUdeviceptr (rmpi_arg_devptr) on the task's device, @a device. It is the
+     * producer's own memory (no copy) when the object was made on this rank
+     * and device, else a copy the runtime frees when the task returns. Read
+     * it only; it is valid until the task returns. A task without a GPU gets
+     * device objects as host bytes (device -1), copied out.
+     */
+    int device;
 } rmpi_arg_t;
+
+/** The CUdeviceptr of a device argument (args[i].device >= 0). */
+#define rmpi_arg_devptr(_arg) ((uint64_t)(uintptr_t)(_arg)->data)
 
 /**
  * A remote function. It produces its returns with rmpi_return*() and
@@ -279,6 +292,22 @@ RMPI_API rmpi_status_t rmpi_return(rmpi_task_ctx_h ctx, size_t index, const void
  */
 RMPI_API rmpi_status_t rmpi_return_alloc(rmpi_task_ctx_h ctx, size_t index, size_t size,
                                          const rmpi_array_desc_t *array, void **buf_p);
+/**
+ * Return @a index as a device object: @a size bytes of memory on the task's
+ * GPU (rmpi_task_gpu), which the task fills before it returns (kernels or
+ * copies on rmpi_task_stream's stream; the runtime synchronizes it before the
+ * object is sealed). The object stays in device memory on this rank: a task
+ * with a GPU here on the same device receives it without a copy (see
+ * rmpi_arg_t.device); a task elsewhere, or on another device, receives a copy
+ * (device -> host -> remote -> device); rmpi_get copies it to the host. Device
+ * objects count against the device's memory (RAYMPI_GPU_MEMORY_FRACTION); when
+ * it is full, unused device objects are spilled to host memory (least
+ * recently used first) and copied back when a task needs them.
+ * RMPI_ERR_NO_DEVICE for a task without a GPU; RMPI_ERR_NO_MEMORY when the
+ * device has no room even after spilling.
+ */
+RMPI_API rmpi_status_t rmpi_return_device(rmpi_task_ctx_h ctx, size_t index, size_t size,
+                                          const rmpi_array_desc_t *array, uint64_t *devptr_p);
 /** Set the message of the task's failure (printf format; truncated at 1 KiB). */
 RMPI_API void rmpi_task_error(rmpi_task_ctx_h ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

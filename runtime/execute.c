@@ -8,10 +8,12 @@
  * pinned — peers read them in place — and freed when the owner says FREE.
  */
 #include "runtime/actor.h"
+#include "runtime/devobj.h"
 #include "runtime/rt_int.h"
 #include "runtime/timeline.h"
 
 #include "base/log.h"
+#include "gpu/gpu.h"
 #include "objstore/remote.h"
 
 #include <stdarg.h>
@@ -150,6 +152,12 @@ rmpi_status_t rt_map_stored(const store_oid_t *oid, const rt_location_t *loc, st
     if (loc->rank < 0 || loc->rank >= rt.size) {
         return RMPI_ERR_MESSAGE;
     }
+    if (loc->device != RT_LOC_HOST) { /* a device object: read its host copy */
+        rt_location_t host;
+
+        status = rt_devobj_host_location(oid, loc, RT_PULL_TIMEOUT, &host);
+        return status == RMPI_OK ? rt_map_stored(oid, &host, view_p, kind_p) : status;
+    }
     if (store_get(rt.store, oid, view_p) == RMPI_OK) {
         *kind_p = loc->rank == rt.rank ? RT_MAP_LOCAL : RT_MAP_PULLED;
         return RMPI_OK;
@@ -171,7 +179,61 @@ rmpi_status_t rt_map_stored(const store_oid_t *oid, const rt_location_t *loc, st
 typedef struct rt_arg_map {
     rt_map_kind_t kind;
     bool          mapped;
+    bool          pinned;   /* a device object of this rank read in place */
+    int           copy_dev; /* >= 0: `copy` is a device copy on that GPU */
+    gpu_devptr_t  copy;
 } rt_arg_map_t;
+
+static void rt_unmap_host(const store_oid_t *oid, rt_arg_map_t *map)
+{
+    if (!map->mapped || map->kind == RT_MAP_PEER) {
+        map->mapped = false;
+        return;
+    }
+    (void)store_release(rt.store, oid);
+    if (map->kind == RT_MAP_PULLED) {
+        (void)store_delete(rt.store, oid);
+    }
+    map->mapped = false;
+}
+
+/*
+ * A device object for a task on GPU @a dev: in place when this rank holds it
+ * on that device, else through its host copy into device memory of the task's.
+ */
+static rmpi_status_t rt_map_device_arg(const rt_spec_arg_t *arg, int dev, rmpi_arg_t *out,
+                                       rt_arg_map_t *map)
+{
+    const rt_location_t *loc = &arg->value.loc;
+    store_view_t         view;
+    gpu_devptr_t         ptr;
+    rmpi_status_t        status;
+
+    if (loc->rank == rt.rank && loc->device == dev &&
+        rt_devobj_acquire(&arg->oid, dev, &ptr) == RMPI_OK) {
+        map->pinned = true;
+    } else {
+        status = rt_map_stored(&arg->oid, loc, &view, &map->kind);
+        if (status != RMPI_OK) {
+            return status;
+        }
+        map->mapped = true;
+        status      = rt_devobj_alloc(dev, view.size, &ptr);
+        if (status == RMPI_OK) {
+            map->copy_dev = dev;
+            map->copy     = ptr;
+            status        = gpu_memcpy_h2d(dev, ptr, view.ptr, view.size);
+        }
+        rt_unmap_host(&arg->oid, map);
+        if (status != RMPI_OK) {
+            return status;
+        }
+    }
+    out->data   = (const void *)(uintptr_t)ptr;
+    out->size   = loc->size;
+    out->device = dev;
+    return RMPI_OK;
+}
 
 static bool rt_misaligned(const rt_value_t *value)
 {
@@ -213,6 +275,9 @@ static rmpi_status_t rt_run_align_args(rt_run_t *run)
 
 static rmpi_status_t rt_run_map_args(rt_run_t *run, rmpi_arg_t *args, rt_arg_map_t *maps)
 {
+    for (uint32_t i = 0; i < run->spec.num_args; ++i) {
+        maps[i].copy_dev = -1; /* before anything can fail: unmap reads every entry */
+    }
     if (rt_run_align_args(run) != RMPI_OK) {
         return RMPI_ERR_NO_MEMORY;
     }
@@ -221,7 +286,8 @@ static rmpi_status_t rt_run_map_args(rt_run_t *run, rmpi_arg_t *args, rt_arg_map
         store_view_t         view;
         rmpi_status_t        status;
 
-        args[i].array = arg->value.has_array ? &arg->value.array : NULL;
+        args[i].array  = arg->value.has_array ? &arg->value.array : NULL;
+        args[i].device = RT_LOC_HOST;
         if (arg->value.kind == RT_VALUE_INLINE) {
             args[i].data = arg->value.data;
             args[i].size = arg->value.size;
@@ -231,7 +297,14 @@ static rmpi_status_t rt_run_map_args(rt_run_t *run, rmpi_arg_t *args, rt_arg_map
             snprintf(run->error, sizeof(run->error), "argument %u arrived without a value", i);
             return RMPI_ERR_MESSAGE;
         }
-        status = rt_map_stored(&arg->oid, &arg->value.loc, &view, &maps[i].kind);
+        if (arg->value.loc.device != RT_LOC_HOST && run->item.gpu_dev >= 0) {
+            status = rt_map_device_arg(arg, run->item.gpu_dev, &args[i], &maps[i]);
+        } else {
+            status = rt_map_stored(&arg->oid, &arg->value.loc, &view, &maps[i].kind);
+        }
+        if (status == RMPI_OK && args[i].device != RT_LOC_HOST) {
+            continue;
+        }
         if (status != RMPI_OK) {
             snprintf(run->error, sizeof(run->error),
                      "argument %u could not be read from rank %d: %s", i, (int)arg->value.loc.rank,
@@ -248,12 +321,12 @@ static rmpi_status_t rt_run_map_args(rt_run_t *run, rmpi_arg_t *args, rt_arg_map
 static void rt_run_unmap_args(rt_run_t *run, rt_arg_map_t *maps)
 {
     for (uint32_t i = 0; i < run->spec.num_args; ++i) {
-        if (!maps[i].mapped || maps[i].kind == RT_MAP_PEER) {
-            continue;
+        rt_unmap_host(&run->spec.args[i].oid, &maps[i]);
+        if (maps[i].pinned) {
+            rt_devobj_release(&run->spec.args[i].oid);
         }
-        (void)store_release(rt.store, &run->spec.args[i].oid);
-        if (maps[i].kind == RT_MAP_PULLED) {
-            (void)store_delete(rt.store, &run->spec.args[i].oid);
+        if (maps[i].copy_dev >= 0) { /* the task's stream was synchronized: no kernel reads it */
+            (void)gpu_mem_free(maps[i].copy_dev, maps[i].copy);
         }
     }
 }
@@ -274,14 +347,23 @@ static void rt_return_discard(rt_run_t *run, size_t index)
 {
     rt_return_t *ret = &run->returns[index];
 
-    if (ret->set && ret->in_store) {
+    if (ret->set && (ret->in_store || ret->on_device)) {
         store_oid_t oid = rt_oid_return(&run->spec.task_id, (unsigned)index);
 
-        (void)store_delete(rt.store, &oid);
+        if (ret->on_device) {
+            (void)rt_devobj_delete(&oid);
+        } else {
+            (void)store_delete(rt.store, &oid);
+        }
     } else if (ret->set) {
         free(ret->buf);
     }
     memset(ret, 0, sizeof(*ret));
+}
+
+static bool rt_array_valid(const rmpi_array_desc_t *array)
+{
+    return array == NULL || (array->ndim <= RMPI_ARRAY_MAX_DIMS && array->dtype < RMPI_DTYPE_LAST);
 }
 
 rmpi_status_t rmpi_return_alloc(rmpi_task_ctx_h ctx, size_t index, size_t size,
@@ -290,8 +372,7 @@ rmpi_status_t rmpi_return_alloc(rmpi_task_ctx_h ctx, size_t index, size_t size,
     rt_return_t  *ret;
     rmpi_status_t status = rt_return_check(ctx, index);
 
-    if (status != RMPI_OK || buf_p == NULL ||
-        (array != NULL && (array->ndim > RMPI_ARRAY_MAX_DIMS || array->dtype >= RMPI_DTYPE_LAST))) {
+    if (status != RMPI_OK || buf_p == NULL || !rt_array_valid(array)) {
         return status != RMPI_OK ? status : RMPI_ERR_INVALID_ARG;
     }
     rt_return_discard(ctx, index);
@@ -315,6 +396,42 @@ rmpi_status_t rmpi_return_alloc(rmpi_task_ctx_h ctx, size_t index, size_t size,
         ret->array = *array;
     }
     *buf_p = ret->buf;
+    return RMPI_OK;
+}
+
+rmpi_status_t rmpi_return_device(rmpi_task_ctx_h ctx, size_t index, size_t size,
+                                 const rmpi_array_desc_t *array, uint64_t *devptr_p)
+{
+    rt_return_t  *ret;
+    store_oid_t   oid;
+    gpu_devptr_t  ptr;
+    rmpi_status_t status = rt_return_check(ctx, index);
+
+    if (status != RMPI_OK || devptr_p == NULL || !rt_array_valid(array)) {
+        return status != RMPI_OK ? status : RMPI_ERR_INVALID_ARG;
+    }
+    if (ctx->item.gpu_dev < 0) {
+        base_error("rmpi_return_device: the task did not ask for a GPU (num_gpus)");
+        return RMPI_ERR_NO_DEVICE;
+    }
+    rt_return_discard(ctx, index);
+    oid    = rt_oid_return(&ctx->spec.task_id, (unsigned)index);
+    status = rt_devobj_create(&oid, ctx->item.gpu_dev, size, &ptr);
+    if (status != RMPI_OK) {
+        base_error("rmpi_return_device: %zu bytes do not fit GPU %d (RAYMPI_GPU_MEMORY_FRACTION "
+                   "of its memory, after spilling device objects): %s",
+                   size, ctx->item.gpu_dev, rmpi_status_str(status));
+        return status;
+    }
+    ret            = &ctx->returns[index];
+    ret->set       = true;
+    ret->on_device = true;
+    ret->size      = size;
+    ret->has_array = array != NULL;
+    if (array != NULL) {
+        ret->array = *array;
+    }
+    *devptr_p = ptr;
     return RMPI_OK;
 }
 
@@ -368,6 +485,15 @@ static rmpi_status_t rt_return_value(rt_run_t *run, unsigned index, rt_value_t *
                           .array     = ret->array,
                           .data      = ret->buf,
                           .size      = ret->size};
+    if (ret->set && ret->on_device) {
+        status = rt_devobj_seal(&oid);
+        if (status == RMPI_OK) {
+            value->kind = RT_VALUE_STORED;
+            value->data = NULL;
+            value->loc  = (rt_location_t){rt.rank, run->item.gpu_dev, 0, ret->size};
+        }
+        return status;
+    }
     if (!ret->set || !ret->in_store) {
         return RMPI_OK;
     }
@@ -381,7 +507,7 @@ static rmpi_status_t rt_return_value(rt_run_t *run, unsigned index, rt_value_t *
     (void)store_pin(rt.store, &oid);
     (void)store_release(rt.store, &oid);
     value->kind = RT_VALUE_STORED;
-    value->loc  = (rt_location_t){rt.rank, view.offset, view.size};
+    value->loc  = (rt_location_t){rt.rank, RT_LOC_HOST, view.offset, view.size};
     return RMPI_OK;
 }
 
@@ -500,7 +626,7 @@ static void rt_run_finish(rt_run_t *run, rmpi_status_t status)
     }
     rt_run_send_done(run, values);
     for (uint16_t i = 0; i < run->spec.num_returns; ++i) {
-        if (run->returns[i].set && !run->returns[i].in_store) {
+        if (run->returns[i].set && !run->returns[i].in_store && !run->returns[i].on_device) {
             free(run->returns[i].buf);
         }
     }

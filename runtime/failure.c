@@ -13,6 +13,7 @@
  *    no get or dependent task waits forever on a dead owner.
  */
 #include "runtime/actor.h"
+#include "runtime/devobj.h"
 #include "runtime/pg.h"
 #include "runtime/rt_int.h"
 
@@ -155,6 +156,7 @@ void rt_on_peer_failure(void *arg, int rank, rmpi_status_t reason)
     rt_fail_objects(rank);
     rt_fail_locates(rank);
     rt_pg_on_peer_failure(rank);
+    rt_devobj_rank_died(rank); /* readers waiting for its device objects' host copies */
     pthread_mutex_unlock(&rt.lock);
     rt_push_ready();
 }

@@ -10,6 +10,7 @@
  * instead of hanging it.
  */
 #include "runtime/actor.h"
+#include "runtime/devobj.h"
 #include "runtime/pg.h"
 #include "runtime/rt_int.h"
 #include "runtime/timeline.h"
@@ -82,7 +83,8 @@ static rmpi_status_t rt_tables_init(void)
         base_hash_init(&rt.tasks, &rt_tasks_ops, 1024) != RMPI_OK ||
         base_hash_init(&rt.borrows, &rt_borrows_ops, 64) != RMPI_OK ||
         base_hash_init(&rt.runs, &rt_runs_ops, 256) != RMPI_OK ||
-        base_hash_init(&rt.locates, &rt_locates_ops, 64) != RMPI_OK) {
+        base_hash_init(&rt.locates, &rt_locates_ops, 64) != RMPI_OK ||
+        rt_devobj_init() != RMPI_OK) {
         return RMPI_ERR_NO_MEMORY;
     }
     rt_actor_job_init();
@@ -209,6 +211,8 @@ static const rt_handler_t rt_handlers[RT_MSG_TYPE_LAST] = {
     [RT_MSG_PG_CREATE]        = rt_on_pg_create,
     [RT_MSG_PG_REQUEST]       = rt_on_pg_request,
     [RT_MSG_PG_REPLY]         = rt_on_pg_reply,
+    [RT_MSG_DEVOBJ_STAGE]     = rt_on_devobj_stage,
+    [RT_MSG_DEVOBJ_STAGED]    = rt_on_devobj_staged,
 };
 
 typedef struct rt_rndv {
@@ -951,6 +955,7 @@ static void rt_teardown(bool finalize_mpi)
     if (rt.store != NULL) {
         store_remote_detach(rt.store);
     }
+    rt_devobj_stop(); /* its stager sends through the transport */
     if (rt.xp != NULL) {
         (void)xport_fini(rt.xp);
         rt.xp = NULL;
@@ -959,6 +964,7 @@ static void rt_teardown(bool finalize_mpi)
         rt_exec_destroy(rt.exec);
         rt.exec = NULL;
     }
+    rt_devobj_fini(); /* no task reads device objects any more; before the store and GPUs go */
     if (rt.store != NULL) {
         rt_signals_remove();
         store_destroy(rt.store);

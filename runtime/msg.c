@@ -11,7 +11,8 @@
  * Layouts (after the 8-byte common header; the header's flags are reserved, zero):
  *
  *   value      u8 kind | u8 has_array [| u8 dtype | u8 ndim | u64 shape[ndim]]
- *              INLINE: u64 size | bytes    STORED: i32 rank | u64 offset | u64 size
+ *              INLINE: u64 size | bytes
+ *              STORED: i32 rank | i32 device (-1: host store) | u64 offset | u64 size
  *              ERROR:  i32 status | u32 len | bytes
  *   TASK_PUSH  oid task_id | u32 fn_index | u32 attempt | u16 num_returns | u16 flags |
  *              i32 max_retries | f64 cpus | f64 gpus | u64 memory | u8 num_custom |
@@ -103,7 +104,7 @@ static inline size_t value_size(const rt_value_t *v)
     case RT_VALUE_INLINE:
         return size + 8 + v->size;
     case RT_VALUE_STORED:
-        return size + 4 + 8 + 8;
+        return size + 4 + 4 + 8 + 8;
     case RT_VALUE_ERROR:
         return size + 4 + 4 + bounded_len(v->data, v->size, RT_ERROR_MSG_MAX);
     }
@@ -128,6 +129,7 @@ static inline uint8_t *wr_value(uint8_t *p, const rt_value_t *v)
         break;
     case RT_VALUE_STORED:
         p = wr_i32(p, v->loc.rank);
+        p = wr_i32(p, v->loc.device);
         p = wr_u64(p, v->loc.offset);
         p = wr_u64(p, v->loc.size);
         break;
@@ -177,8 +179,11 @@ static inline void rd_value(msg_reader_t *r, rt_value_t *v)
         break;
     case RT_VALUE_STORED:
         v->loc.rank   = rd_rank(r);
+        v->loc.device = rd_i32(r);
         v->loc.offset = rd_u64(r);
         v->loc.size   = rd_u64(r);
+        rd_check(r, v->loc.device >= RT_LOC_HOST && v->loc.device < RT_LOC_MAX_DEVICES &&
+                        (v->loc.device == RT_LOC_HOST || v->loc.offset == 0));
         break;
     case RT_VALUE_ERROR:
         v->status = (rmpi_status_t)rd_i32(r);

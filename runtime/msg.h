@@ -63,14 +63,24 @@ typedef enum rt_msg_type {
     RT_MSG_PG_CREATE,        /**< rank -> head (0): a new placement group (msg_pg.h) */
     RT_MSG_PG_REQUEST,       /**< rank -> head: wait for, look up or remove a group */
     RT_MSG_PG_REPLY,         /**< head -> rank: the answer, or a change it pushes */
+    RT_MSG_DEVOBJ_STAGE,     /**< reader -> holder: copy a device object to your store */
+    RT_MSG_DEVOBJ_STAGED,    /**< holder -> reader: where the host copy lies (msg_devobj.h) */
     RT_MSG_TYPE_LAST
 } rt_msg_type_t;
 
 /* --- common parts ---------------------------------------------------------- */
 
-/** Where a sealed object lies: in the store of @a rank at @a offset. */
+#define RT_LOC_HOST (-1)
+#define RT_LOC_MAX_DEVICES 16 /* = RT_EXEC_MAX_GPUS */
+
+/**
+ * Where a sealed object lies: in the store of @a rank at @a offset (device
+ * RT_LOC_HOST), or in the memory of GPU @a device of @a rank (a device
+ * object, runtime/devobj.h; @a offset is then 0).
+ */
 typedef struct rt_location {
     int32_t  rank;
+    int32_t  device;
     uint64_t offset;
     uint64_t size;
 } rt_location_t;

@@ -6,6 +6,7 @@
  * the deltas they report (a borrower reports only its 0->1 and 1->0
  * transitions, so a busy borrower costs its owner two messages per object).
  */
+#include "runtime/devobj.h"
 #include "runtime/rt_int.h"
 
 #include "base/log.h"
@@ -107,6 +108,9 @@ void rt_on_ref_update(int src, const void *data, size_t len)
 
 static void rt_delete_copy(const store_oid_t *oid)
 {
+    if (rt_devobj_delete(oid)) {
+        return; /* a device object, and its host copy if it had one */
+    }
     (void)store_unpin(rt.store, oid);
     (void)store_delete(rt.store, oid);
 }

@@ -240,8 +240,9 @@ void          rt_locate_cancel(rt_locate_req_t *req);
 
 typedef struct rt_return {
     bool              set;
-    bool              in_store; /**< buffer is a store object (created, not sealed) */
-    void             *buf;      /**< malloc'd (inline) or store buffer */
+    bool              in_store;  /**< buffer is a store object (created, not sealed) */
+    bool              on_device; /**< a device object on the task's GPU (devobj.h) */
+    void             *buf;       /**< malloc'd (inline) or store buffer */
     size_t            size;
     bool              has_array;
     rmpi_array_desc_t array;

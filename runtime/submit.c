@@ -907,7 +907,7 @@ static rmpi_status_t rt_put_stored(const store_oid_t *oid, const void *data, siz
     /* Peers read the primary copy in place: it must not be spilled under them. */
     (void)store_pin(rt.store, oid);
     (void)store_release(rt.store, oid);
-    *loc = (rt_location_t){rt.rank, view.offset, size};
+    *loc = (rt_location_t){rt.rank, RT_LOC_HOST, view.offset, size};
     return RMPI_OK;
 }
 

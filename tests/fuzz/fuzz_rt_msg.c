@@ -1,5 +1,6 @@
 /*
- * libFuzzer target for the runtime's message decoders (runtime/msg.c, runtime/msg_pg.c).
+ * libFuzzer target for the runtime's message decoders (runtime/msg.c, runtime/msg_pg.c,
+ * runtime/msg_devobj.c).
  * Build: ./configure CC=clang --enable-fuzzers && make -C tests fuzz/fuzz_rt_msg
  * Run:   tests/fuzz/fuzz_rt_msg -max_total_time=60
  * Every input goes to every decoder (each rejects the types that are not its
@@ -8,6 +9,7 @@
  * same bytes: the decoders accept only what the encoders write.
  */
 #include "runtime/msg.h"
+#include "runtime/msg_devobj.h"
 #include "runtime/msg_pg.h"
 
 #include <stdint.h>
@@ -149,6 +151,21 @@ static void fuzz_control(const bounds_t *b)
     if (rt_msg_peek(b->begin, len, &type) == RMPI_OK &&
         (type == RT_MSG_SHUTDOWN || type == RT_MSG_TIMELINE)) {
         check_same(b, small, rt_bare_encode(type, small));
+    }
+}
+
+static void fuzz_devobj(const bounds_t *b)
+{
+    size_t             len = (size_t)(b->end - b->begin);
+    rt_devobj_stage_t  stage;
+    rt_devobj_staged_t staged;
+    uint8_t            small[64];
+
+    if (rt_devobj_stage_decode(b->begin, len, &stage) == RMPI_OK) {
+        check_same(b, small, rt_devobj_stage_encode(&stage, small));
+    }
+    if (rt_devobj_staged_decode(b->begin, len, &staged) == RMPI_OK) {
+        check_same(b, small, rt_devobj_staged_encode(&staged, small));
     }
 }
 
@@ -305,6 +322,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_actor(&b);
     fuzz_wireup(&b);
     fuzz_pg(&b);
+    fuzz_devobj(&b);
     free(copy);
     return 0;
 }

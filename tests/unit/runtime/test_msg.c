@@ -8,6 +8,7 @@
  * Field offsets below follow the layouts documented at the top of runtime/msg.c.
  */
 #include "runtime/msg.h"
+#include "runtime/msg_devobj.h"
 #include "runtime/msg_pg.h"
 
 #include <float.h>
@@ -74,7 +75,10 @@ static rt_value_t stored_value(void)
 {
     return (rt_value_t){
         .kind = RT_VALUE_STORED,
-        .loc  = {.rank = INT32_MAX, .offset = UINT64_MAX - 1, .size = (uint64_t)1 << 40},
+        .loc  = {.rank   = INT32_MAX,
+                 .device = RT_LOC_HOST,
+                 .offset = UINT64_MAX - 1,
+                 .size   = (uint64_t)1 << 40},
     };
 }
 
@@ -347,6 +351,16 @@ static size_t locate_enc(const void *m, void *b)
 {
     return rt_locate_encode(m, b);
 }
+
+static size_t devobj_stage_enc(const void *m, void *b)
+{
+    return rt_devobj_stage_encode(m, b);
+}
+
+static size_t devobj_staged_enc(const void *m, void *b)
+{
+    return rt_devobj_staged_encode(m, b);
+}
 static size_t cancel_enc(const void *m, void *b)
 {
     return rt_cancel_encode(m, b);
@@ -574,6 +588,20 @@ static rmpi_status_t decode_pg_request(const void *buf, size_t len)
     return rt_pg_request_decode(buf, len, &msg);
 }
 
+static rmpi_status_t decode_devobj_stage(const void *buf, size_t len)
+{
+    rt_devobj_stage_t msg;
+
+    return rt_devobj_stage_decode(buf, len, &msg);
+}
+
+static rmpi_status_t decode_devobj_staged(const void *buf, size_t len)
+{
+    rt_devobj_staged_t msg;
+
+    return rt_devobj_staged_decode(buf, len, &msg);
+}
+
 static rmpi_status_t decode_pg_reply(const void *buf, size_t len)
 {
     rt_pg_reply_t msg;
@@ -638,6 +666,10 @@ static decode_fn_t decoder_of(rt_msg_type_t type)
         return decode_pg_request;
     case RT_MSG_PG_REPLY:
         return decode_pg_reply;
+    case RT_MSG_DEVOBJ_STAGE:
+        return decode_devobj_stage;
+    case RT_MSG_DEVOBJ_STAGED:
+        return decode_devobj_staged;
     default:
         fail_msg("no decoder for type %d", (int)type);
         return NULL;
@@ -712,22 +744,25 @@ static size_t build_samples(sample_t *s)
     rt_value_t     values[4] = {inline_value(), stored_value(), error_value(), empty_array_value()};
     rt_task_done_t done      = {.executor = 3, .num_returns = 4, .returns = values};
     rt_locate_t    locate    = {.cookie = UINT64_MAX};
-    rt_locate_reply_t reply  = {.cookie = 42, .value = stored_value()};
-    rt_ref_delta_t    deltas[3];
-    store_oid_t       oids[3];
-    rt_cancel_t       cancel = {.flags = UINT32_MAX};
-    rt_steal_t        steal  = {.max_tasks = 4, .free_cpus = 2.5};
-    rt_moved_t        moved  = {.attempt = 1, .rank = 5};
-    rt_hello_t        hello  = {.fn_digest = 0x0123456789abcdefULL, .fn_count = 12};
-    rt_rank_desc_t    ranks[3];
-    rt_welcome_t      welcome = {.status    = RMPI_ERR_MISMATCH,
-                                 .error     = "function tables differ",
-                                 .error_len = 22,
-                                 .num_ranks = 3,
-                                 .ranks     = ranks};
-    const void       *specs[2];
-    size_t            spec_lens[2], len, n = 0;
-    uint8_t          *buf;
+    rt_locate_reply_t  reply = {.cookie = 42, .value = stored_value()};
+    rt_ref_delta_t     deltas[3];
+    store_oid_t        oids[3];
+    rt_cancel_t        cancel        = {.flags = UINT32_MAX};
+    rt_steal_t         steal         = {.max_tasks = 4, .free_cpus = 2.5};
+    rt_moved_t         moved         = {.attempt = 1, .rank = 5};
+    rt_devobj_stage_t  devobj_stage  = {.cookie = UINT64_MAX};
+    rt_devobj_staged_t devobj_staged = {
+        .cookie = 7, .status = RMPI_OK, .loc = {.rank = 2, .offset = 4096, .size = 1 << 20}};
+    rt_hello_t     hello = {.fn_digest = 0x0123456789abcdefULL, .fn_count = 12};
+    rt_rank_desc_t ranks[3];
+    rt_welcome_t   welcome = {.status    = RMPI_ERR_MISMATCH,
+                              .error     = "function tables differ",
+                              .error_len = 22,
+                              .num_ranks = 3,
+                              .ranks     = ranks};
+    const void    *specs[2];
+    size_t         spec_lens[2], len, n = 0;
+    uint8_t       *buf;
 
     full_spec(&spec, args);
     buf = encode_spec(&spec, &len);
@@ -764,6 +799,12 @@ static size_t build_samples(sample_t *s)
     n = add(s, n, RT_MSG_CANCEL, encode_fixed(RT_CANCEL_LEN, cancel_enc, &cancel), RT_CANCEL_LEN);
     n = add(s, n, RT_MSG_STEAL, encode_fixed(RT_STEAL_LEN, steal_enc, &steal), RT_STEAL_LEN);
     n = add(s, n, RT_MSG_MOVED, encode_fixed(RT_MOVED_LEN, moved_enc, &moved), RT_MOVED_LEN);
+    n = add(s, n, RT_MSG_DEVOBJ_STAGE,
+            encode_fixed(RT_DEVOBJ_STAGE_LEN, devobj_stage_enc, &devobj_stage),
+            RT_DEVOBJ_STAGE_LEN);
+    n = add(s, n, RT_MSG_DEVOBJ_STAGED,
+            encode_fixed(RT_DEVOBJ_STAGED_LEN, devobj_staged_enc, &devobj_staged),
+            RT_DEVOBJ_STAGED_LEN);
 
     /* A steal reply carrying the two specs encoded above. */
     specs[0]     = s[0].buf;
@@ -1252,6 +1293,67 @@ static void test_wrong_type(void **state)
         }
     }
     free_samples(s, n);
+}
+
+/* DEVOBJ_STAGE/STAGED round trip; a STAGED with a bad status or rank is refused. */
+static void test_devobj_messages(void **state)
+{
+    rt_devobj_stage_t  stage  = {.cookie = 99}, stage_out;
+    rt_devobj_staged_t staged = {.cookie = 5,
+                                 .status = RMPI_ERR_NOT_FOUND,
+                                 .loc    = {.rank = 3, .offset = 64, .size = 8}},
+                       staged_out;
+    uint8_t buf[RT_DEVOBJ_STAGED_LEN];
+
+    (void)state;
+    fill_oid(&stage.oid, 3);
+    assert_int_equal(rt_devobj_stage_encode(&stage, buf), RT_DEVOBJ_STAGE_LEN);
+    assert_int_equal(rt_devobj_stage_decode(buf, RT_DEVOBJ_STAGE_LEN, &stage_out), RMPI_OK);
+    assert_memory_equal(&stage_out.oid, &stage.oid, sizeof(stage.oid));
+    assert_int_equal(stage_out.cookie, 99);
+
+    assert_int_equal(rt_devobj_staged_encode(&staged, buf), RT_DEVOBJ_STAGED_LEN);
+    assert_int_equal(rt_devobj_staged_decode(buf, RT_DEVOBJ_STAGED_LEN, &staged_out), RMPI_OK);
+    assert_int_equal(staged_out.status, RMPI_ERR_NOT_FOUND);
+    assert_int_equal(staged_out.loc.rank, 3);
+    assert_int_equal(staged_out.loc.device, RT_LOC_HOST);
+    assert_int_equal(staged_out.loc.offset, 64);
+    assert_int_equal(staged_out.loc.size, 8);
+
+    staged.status = 1; /* not a status */
+    rt_devobj_staged_encode(&staged, buf);
+    assert_int_equal(rt_devobj_staged_decode(buf, RT_DEVOBJ_STAGED_LEN, &staged_out),
+                     RMPI_ERR_MESSAGE);
+    staged.status   = RMPI_OK;
+    staged.loc.rank = -1;
+    rt_devobj_staged_encode(&staged, buf);
+    assert_int_equal(rt_devobj_staged_decode(buf, RT_DEVOBJ_STAGED_LEN, &staged_out),
+                     RMPI_ERR_MESSAGE);
+}
+
+/* A stored value names a device only with offset 0, and only a device that can exist. */
+static void test_value_device(void **state)
+{
+    rt_locate_reply_t reply = {.cookie = 1, .value = stored_value()}, out;
+    size_t            len;
+    uint8_t          *buf;
+
+    (void)state;
+    reply.value.loc.device = 3;
+    reply.value.loc.offset = 0;
+    buf                    = encode_locate_reply(&reply, &len);
+    assert_int_equal(rt_locate_reply_decode(buf, len, &out), RMPI_OK);
+    assert_int_equal(out.value.loc.device, 3);
+    free(buf);
+    reply.value.loc.offset = 64; /* a device object has no store offset */
+    buf                    = encode_locate_reply(&reply, &len);
+    assert_int_equal(rt_locate_reply_decode(buf, len, &out), RMPI_ERR_MESSAGE);
+    free(buf);
+    reply.value.loc.offset = 0;
+    reply.value.loc.device = RT_LOC_MAX_DEVICES;
+    buf                    = encode_locate_reply(&reply, &len);
+    assert_int_equal(rt_locate_reply_decode(buf, len, &out), RMPI_ERR_MESSAGE);
+    free(buf);
 }
 
 static void test_peek(void **state)
@@ -1793,6 +1895,8 @@ int main(void)
         cmocka_unit_test(test_outputs_untouched_on_failure),
         cmocka_unit_test(test_bad_actor_fields),
         cmocka_unit_test(test_bad_spec_actor),
+        cmocka_unit_test(test_devobj_messages),
+        cmocka_unit_test(test_value_device),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
