@@ -332,6 +332,44 @@ RMPI_API int rmpi_task_gpu(rmpi_task_ctx_h ctx);
  */
 RMPI_API rmpi_status_t rmpi_task_stream(rmpi_task_ctx_h ctx, void **stream_p);
 
+/* --- GPU work in a task ----------------------------------------------------
+ * For tasks that asked for num_gpus, on the task's GPU and stream (taken as
+ * rmpi_task_stream does): a program launches kernels and copies without
+ * linking libcuda itself, so one binary runs with and without GPUs. Work is
+ * queued on the stream; the runtime synchronizes it when the task returns.
+ * Every call returns RMPI_ERR_NO_DEVICE in a task without a GPU.
+ */
+
+typedef struct rmpi_gpu_kernel *rmpi_gpu_kernel_h;
+
+typedef struct rmpi_gpu_dim3 {
+    unsigned x, y, z;
+} rmpi_gpu_dim3_t;
+
+/**
+ * A kernel the library carries, loaded on the task's GPU: "saxpy"
+ * (int n, float a, const float *x, float *y: y = a x + y) and "empty".
+ * RMPI_ERR_UNSUPPORTED when the library was built without nvcc.
+ */
+RMPI_API rmpi_status_t rmpi_gpu_builtin_kernel(rmpi_task_ctx_h ctx, const char *name,
+                                               rmpi_gpu_kernel_h *kernel_p);
+/** Launch @a kernel on the task's stream; @a args as cuLaunchKernel takes them. */
+RMPI_API rmpi_status_t rmpi_gpu_launch(rmpi_task_ctx_h ctx, rmpi_gpu_kernel_h kernel,
+                                       rmpi_gpu_dim3_t grid, rmpi_gpu_dim3_t block,
+                                       unsigned shmem_bytes, void **args);
+/**
+ * Copies on the task's stream (device addresses are CUdeviceptr values). Host
+ * memory must stay valid until rmpi_gpu_sync or the task returns.
+ */
+RMPI_API rmpi_status_t rmpi_gpu_copy_to_device(rmpi_task_ctx_h ctx, uint64_t dst, const void *src,
+                                               size_t size);
+RMPI_API rmpi_status_t rmpi_gpu_copy_to_host(rmpi_task_ctx_h ctx, void *dst, uint64_t src,
+                                             size_t size);
+RMPI_API rmpi_status_t rmpi_gpu_copy_on_device(rmpi_task_ctx_h ctx, uint64_t dst, uint64_t src,
+                                               size_t size);
+/** Wait for everything queued on the task's stream. */
+RMPI_API rmpi_status_t rmpi_gpu_sync(rmpi_task_ctx_h ctx);
+
 /* --- submission ---------------------------------------------------------- */
 
 typedef enum rmpi_arg_kind {

@@ -280,6 +280,9 @@ void rt_run_reject_free(rt_run_t *run, rmpi_status_t status, const char *why);
 rmpi_status_t rt_task_gpu_enter(rt_run_t *run);
 /** Synchronize and give back its stream, restore the context; the first error. */
 rmpi_status_t rt_task_gpu_leave(rt_run_t *run);
+struct gpu_stream;
+/** The task's stream (taken on first use); RMPI_ERR_NO_DEVICE, logged as @a caller, without a GPU. */
+rmpi_status_t rt_task_gpu_stream(rt_run_t *run, const char *caller, struct gpu_stream **stream_p);
 void          rt_exec_drop(void *arg, rt_exec_item_t *item);
 void          rt_exec_drop_canceled(rt_run_t *run);
 /** Queue a received spec (takes @a msg, malloc'd). */

@@ -67,23 +67,38 @@ int rmpi_task_gpu(rmpi_task_ctx_h ctx)
     return ctx != NULL ? ctx->item.gpu_dev : -1;
 }
 
-rmpi_status_t rmpi_task_stream(rmpi_task_ctx_h ctx, void **stream_p)
+rmpi_status_t rt_task_gpu_stream(rt_run_t *run, const char *caller, gpu_stream_h *stream_p)
 {
     rmpi_status_t status;
 
-    if (ctx == NULL || stream_p == NULL) {
+    if (run == NULL) {
         return RMPI_ERR_INVALID_ARG;
     }
-    if (ctx->gpu == NULL) {
-        base_error("rmpi_task_stream: the task did not ask for a GPU (num_gpus)");
+    if (run->gpu == NULL) {
+        base_error("%s: the task did not ask for a GPU (num_gpus)", caller);
         return RMPI_ERR_NO_DEVICE;
     }
-    if (ctx->gpu->stream == NULL) {
-        status = gpu_stream_get(ctx->item.gpu_dev, &ctx->gpu->stream);
+    if (run->gpu->stream == NULL) {
+        status = gpu_stream_get(run->item.gpu_dev, &run->gpu->stream);
         if (status != RMPI_OK) {
             return status;
         }
     }
-    *stream_p = gpu_stream_native(ctx->gpu->stream);
+    *stream_p = run->gpu->stream;
     return RMPI_OK;
+}
+
+rmpi_status_t rmpi_task_stream(rmpi_task_ctx_h ctx, void **stream_p)
+{
+    gpu_stream_h  stream;
+    rmpi_status_t status;
+
+    if (stream_p == NULL) {
+        return RMPI_ERR_INVALID_ARG;
+    }
+    status = rt_task_gpu_stream(ctx, "rmpi_task_stream", &stream);
+    if (status == RMPI_OK) {
+        *stream_p = gpu_stream_native(stream);
+    }
+    return status;
 }
