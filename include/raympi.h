@@ -367,6 +367,12 @@ RMPI_API rmpi_status_t rmpi_gpu_copy_to_host(rmpi_task_ctx_h ctx, void *dst, uin
                                              size_t size);
 RMPI_API rmpi_status_t rmpi_gpu_copy_on_device(rmpi_task_ctx_h ctx, uint64_t dst, uint64_t src,
                                                size_t size);
+/**
+ * @a size bytes of device memory on the task's GPU, freed when the task
+ * returns (after its stream is synchronized); at most 16 per task.
+ * RMPI_ERR_NO_MEMORY when the device is full even after spilling device objects.
+ */
+RMPI_API rmpi_status_t rmpi_gpu_scratch(rmpi_task_ctx_h ctx, size_t size, uint64_t *devptr_p);
 /** Wait for everything queued on the task's stream. */
 RMPI_API rmpi_status_t rmpi_gpu_sync(rmpi_task_ctx_h ctx);
 

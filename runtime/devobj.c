@@ -540,6 +540,8 @@ static void rt_devobj_answer(const rt_stage_req_t *req)
     uint8_t            buf[RT_DEVOBJ_STAGED_LEN];
 
     msg.status = rt_devobj_stage(&req->oid, &msg.loc);
+    base_debug("runtime: host copy of a device object for rank %d: %s", req->src,
+               rmpi_status_str(msg.status));
     if (msg.status != RMPI_OK) {
         msg.loc = (rt_location_t){rt.rank, RT_LOC_HOST, 0, 0};
     }

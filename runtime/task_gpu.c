@@ -6,6 +6,7 @@
  * The executor chose the device (rt_exec_item_t.gpu_dev); fractional tasks
  * share it, each with its own stream, so their kernels can overlap.
  */
+#include "runtime/devobj.h"
 #include "runtime/rt_int.h"
 
 #include "base/log.h"
@@ -14,9 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#define RT_TASK_SCRATCH_MAX 16
+
 typedef struct rt_task_gpu {
     gpu_ctx_saved_t saved;
     gpu_stream_h    stream; /**< NULL until rmpi_task_stream */
+    unsigned        num_scratch;
+    gpu_devptr_t    scratch[RT_TASK_SCRATCH_MAX]; /**< rmpi_gpu_scratch: freed at leave */
 } rt_task_gpu_t;
 
 rmpi_status_t rt_task_gpu_enter(rt_run_t *run)
@@ -55,6 +60,9 @@ rmpi_status_t rt_task_gpu_leave(rt_run_t *run)
                      rmpi_status_str(status));
         }
         gpu_stream_put(run->gpu->stream);
+    }
+    for (unsigned i = 0; i < run->gpu->num_scratch; ++i) { /* no queued work reads them now */
+        (void)gpu_mem_free(run->item.gpu_dev, run->gpu->scratch[i]);
     }
     (void)gpu_ctx_pop(&run->gpu->saved);
     free(run->gpu);
@@ -101,4 +109,32 @@ rmpi_status_t rmpi_task_stream(rmpi_task_ctx_h ctx, void **stream_p)
         *stream_p = gpu_stream_native(stream);
     }
     return status;
+}
+
+rmpi_status_t rmpi_gpu_scratch(rmpi_task_ctx_h ctx, size_t size, uint64_t *devptr_p)
+{
+    gpu_stream_h  stream;
+    gpu_devptr_t  ptr;
+    rmpi_status_t status;
+
+    if (devptr_p == NULL) {
+        return RMPI_ERR_INVALID_ARG;
+    }
+    status = rt_task_gpu_stream(ctx, "rmpi_gpu_scratch", &stream);
+    if (status != RMPI_OK) {
+        return status;
+    }
+    if (ctx->gpu->num_scratch == RT_TASK_SCRATCH_MAX) {
+        base_error("rmpi_gpu_scratch: a task may hold %d scratch blocks", RT_TASK_SCRATCH_MAX);
+        return RMPI_ERR_NO_RESOURCE;
+    }
+    status = rt_devobj_alloc(ctx->item.gpu_dev, size, &ptr);
+    if (status != RMPI_OK) {
+        base_error("rmpi_gpu_scratch: %zu bytes on GPU %d: %s", size, ctx->item.gpu_dev,
+                   rmpi_status_str(status));
+        return status;
+    }
+    ctx->gpu->scratch[ctx->gpu->num_scratch++] = ptr;
+    *devptr_p                                  = ptr;
+    return RMPI_OK;
 }
