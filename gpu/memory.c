@@ -163,8 +163,7 @@ static rmpi_status_t gpu_mem_pool_grow(gpu_mem_pool_t *pool, int cls, size_t siz
         gpu_mem_pool_trim_locked(pool);
     }
     if (!gpu_mem_fits(pool, size)) {
-        /* Not an error yet: the runtime spills device objects and retries; it logs a failure. */
-        base_debug("GPU %d: %zu more bytes would pass the limit of %zu (GPU_MEMORY_FRACTION); "
+        base_error("GPU %d: %zu more bytes would pass the limit of %zu (GPU_MEMORY_FRACTION); "
                    "%zu in use",
                    pool->dev, size, pool->stats.limit, pool->stats.in_use);
         return RMPI_ERR_NO_MEMORY;

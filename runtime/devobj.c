@@ -191,6 +191,19 @@ static bool rt_devobj_spill_one_locked(int dev)
     return true;
 }
 
+/*
+ * Whether @a size more bytes stay within the device's limit. Spilling before
+ * the allocator refuses keeps its "would pass the limit" error for real
+ * failures; its size classes round a request up by at most 25%.
+ */
+static bool rt_devobj_fits(int dev, size_t size)
+{
+    gpu_mem_stats_t stats;
+
+    return gpu_mem_stats(dev, &stats) != RMPI_OK ||
+           stats.in_use + size + size / 4 <= stats.limit; /* cached blocks are trimmed first */
+}
+
 static rmpi_status_t rt_devobj_alloc_locked(int dev, size_t size, gpu_devptr_t *ptr_p)
 {
     rmpi_status_t status;
@@ -198,6 +211,9 @@ static rmpi_status_t rt_devobj_alloc_locked(int dev, size_t size, gpu_devptr_t *
     if (dev < 0 || dev >= RT_EXEC_MAX_GPUS) {
         return RMPI_ERR_INVALID_ARG;
     }
+    while (!rt_devobj_fits(dev, size) && rt_devobj_spill_one_locked(dev)) {
+    }
+    /* The driver may still say out of memory (others use the device too): spill and retry. */
     while ((status = gpu_mem_alloc(dev, size > 0 ? size : 1, ptr_p)) == RMPI_ERR_NO_MEMORY &&
            rt_devobj_spill_one_locked(dev)) {
     }
