@@ -41,8 +41,8 @@ typedef struct bench_def {
      * tasks). @a before_runtime, when set, runs first on every rank (it may
      * be collective).
      */
-    bool               in_runtime;
-    rmpi_status_t    (*before_runtime)(bench_ctx_t *ctx);
+    bool in_runtime;
+    rmpi_status_t (*before_runtime)(bench_ctx_t *ctx);
     struct bench_def  *next;      /**< registry link */
 } bench_def_t;
 
