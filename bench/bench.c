@@ -7,10 +7,11 @@
  * us, the driver re-executes the command through `ray-mpi run -n N`, the one
  * place that knows how to start local ranks.
  *
- * The "runtime" benchmark starts the runtime, and rmpi_init() does not return
- * on ranks other than 0: they serve tasks until rank 0 shuts the runtime down,
- * then exit. So it runs after every other selected benchmark, at most once,
- * and no collective call follows it.
+ * Benchmarks marked in_runtime ("runtime", the GPU task and device-object
+ * figures) share one start of the runtime, because rmpi_init() runs once per
+ * process and does not return on ranks other than 0: they serve tasks until
+ * rank 0 shuts the runtime down, then exit. So they run after every other
+ * selected benchmark, together, and no collective call follows them.
  */
 #include "bench/bench.h"
 
@@ -29,7 +30,6 @@
 #define BENCH_DEFAULT_REPETITIONS 5
 #define BENCH_QUICK_REPETITIONS 3
 #define BENCH_MAX_REPETITIONS 100000
-#define BENCH_RUNTIME_NAME "runtime"
 
 typedef struct bench_opts {
     bool   json;
@@ -423,11 +423,6 @@ static bool bench_enough_ranks(const bench_ctx_t *ctx, const bench_def_t *def)
     return def->min_ranks <= ctx->size;
 }
 
-static bool bench_starts_runtime(const bench_def_t *def)
-{
-    return strcmp(def->name, BENCH_RUNTIME_NAME) == 0;
-}
-
 /* Run one benchmark on every rank; returns true when every rank succeeded. */
 static bool bench_run_one(bench_ctx_t *ctx, const bench_def_t *def)
 {
@@ -437,6 +432,7 @@ static bool bench_run_one(bench_ctx_t *ctx, const bench_def_t *def)
     MPI_Barrier(ctx->comm);
     int status = def->run(ctx);
     int worst;
+
     /* errors are negative: the minimum is an error if any rank had one */
     MPI_Allreduce(&status, &worst, 1, MPI_INT, MPI_MIN, ctx->comm);
     if (worst < 0 && ctx->rank == 0) {
@@ -446,22 +442,60 @@ static bool bench_run_one(bench_ctx_t *ctx, const bench_def_t *def)
     return worst >= 0;
 }
 
-/*
- * Run the runtime benchmark. Ranks other than 0 come back only when starting the
- * runtime failed, and no collective can follow: each rank reports its own failure.
- */
-static bool bench_run_runtime(bench_ctx_t *ctx, const bench_def_t *def)
+/* Say so when @a status is an error; returns 1 then, else 0. */
+static int bench_failed(const bench_ctx_t *ctx, const char *name, const char *what,
+                        rmpi_status_t status)
 {
-    if (!bench_enough_ranks(ctx, def)) {
-        return false;
-    }
-    MPI_Barrier(ctx->comm);
-    rmpi_status_t status = def->run(ctx);
     if (status < 0) {
-        fprintf(stderr, "ray-mpi bench: %s failed on rank %d: %s\n", def->name, ctx->rank,
+        fprintf(stderr, "ray-mpi bench: %s %s on rank %d: %s\n", name, what, ctx->rank,
                 rmpi_status_str(status));
     }
-    return status >= 0;
+    return status < 0;
+}
+
+/* In the runtime's run; those without enough ranks were counted failed already. */
+static bool bench_runs_in_runtime(const bench_ctx_t *ctx, const bench_def_t *def)
+{
+    return def->in_runtime && def->min_ranks <= ctx->size;
+}
+
+/* The in_runtime benchmarks' hooks before rmpi_init, on every rank; returns the failures. */
+static int bench_before_runtime(bench_ctx_t *ctx, bench_def_t **selected)
+{
+    int failures = 0;
+
+    for (bench_def_t **def = selected; *def != NULL; def++) {
+        if (bench_runs_in_runtime(ctx, *def) && (*def)->before_runtime != NULL) {
+            failures += bench_failed(ctx, (*def)->name, "failed before the runtime started",
+                                     (*def)->before_runtime(ctx));
+        }
+    }
+    return failures;
+}
+
+/*
+ * Start the runtime once and run the in_runtime benchmarks on rank 0. Ranks
+ * other than 0 come back only when starting the runtime failed, and no
+ * collective can follow: each rank reports its own failure. Returns the failures.
+ */
+static int bench_run_runtime(bench_ctx_t *ctx, bench_def_t **selected)
+{
+    int failures = bench_before_runtime(ctx, selected);
+
+    MPI_Barrier(ctx->comm);
+    rmpi_status_t status = rmpi_init(NULL, NULL, NULL);
+    if (status != RMPI_OK || ctx->rank != 0) {
+        fprintf(stderr, "ray-mpi bench: rmpi_init %s on rank %d: %s\n",
+                status != RMPI_OK ? "failed" : "returned", ctx->rank, rmpi_status_str(status));
+        return failures + 1;
+    }
+    for (bench_def_t **def = selected; *def != NULL; def++) {
+        if (bench_runs_in_runtime(ctx, *def)) {
+            failures += bench_failed(ctx, (*def)->name, "failed", (*def)->run(ctx));
+        }
+    }
+    status = rmpi_shutdown();
+    return failures + bench_failed(ctx, "rmpi_shutdown", "failed", status);
 }
 
 static void bench_init_ctx(const bench_opts_t *opts, bench_ctx_t *ctx)
@@ -490,16 +524,18 @@ static int bench_run_selected(const bench_opts_t *opts, bench_def_t **selected)
     bench_init_ctx(opts, &ctx);
     base_log_set_rank(ctx.rank);
     bench_header_printed = false;
+    bool runtime         = false;
     for (bench_def_t **def = selected; *def != NULL; def++) {
-        if (!bench_starts_runtime(*def)) {
+        if (!(*def)->in_runtime) {
             failures += !bench_run_one(&ctx, *def);
+        } else if (bench_enough_ranks(&ctx, *def)) {
+            runtime = true;
+        } else {
+            failures++;
         }
     }
-    for (bench_def_t **def = selected; *def != NULL; def++) {
-        if (bench_starts_runtime(*def)) {
-            failures += !bench_run_runtime(&ctx, *def);
-            break;
-        }
+    if (runtime) {
+        failures += bench_run_runtime(&ctx, selected);
     }
     MPI_Comm_free(&ctx.comm);
     if (!initialized) {

@@ -34,6 +34,15 @@ typedef struct bench_def {
     const char        *help;      /**< one line */
     int                min_ranks; /**< 1 for single-process benchmarks */
     rmpi_status_t    (*run)(bench_ctx_t *ctx);
+    /**
+     * Runs inside the runtime: bench.c starts it once (rmpi_init) for all the
+     * selected benchmarks that set this, after the others, and calls @a run on
+     * rank 0 only (rmpi_init does not return on the other ranks: they serve
+     * tasks). @a before_runtime, when set, runs first on every rank (it may
+     * be collective).
+     */
+    bool in_runtime;
+    rmpi_status_t (*before_runtime)(bench_ctx_t *ctx);
     struct bench_def  *next;      /**< registry link */
 } bench_def_t;
 

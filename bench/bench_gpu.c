@@ -13,6 +13,7 @@
  * reports). Without a driver or device they print "skipped: no GPU" and
  * succeed.
  */
+#include "bench/bench_gpu.h"
 #include "bench/bench.h"
 
 #include "base/clock.h"
@@ -44,19 +45,25 @@ static int bg_reps(const bench_ctx_t *ctx)
     return (ctx->repetitions > 0) ? ctx->repetitions : 1;
 }
 
-/* Start gpu/; false (after saying so on rank 0) when there is no GPU. */
-static bool bg_start(const bench_ctx_t *ctx, const char *name)
+void bg_skip(const bench_ctx_t *ctx, const char *name, const char *reason, const char *detail)
+{
+    if (ctx->rank != 0) {
+        return;
+    }
+    if (ctx->json) {
+        printf("{\"name\":\"%s\",\"skipped\":\"%s\"}\n", name, reason);
+    } else {
+        printf("%-32s skipped: %s (%s)\n", name, reason, detail);
+    }
+    fflush(stdout);
+}
+
+bool bg_start(const bench_ctx_t *ctx, const char *name)
 {
     if (gpu_init() == RMPI_OK) {
         return true;
     }
-    if (ctx->rank == 0) {
-        if (ctx->json) {
-            printf("{\"name\":\"%s\",\"skipped\":\"no GPU\"}\n", name);
-        } else {
-            printf("%-32s skipped: no GPU (%s)\n", name, gpu_absent_reason());
-        }
-    }
+    bg_skip(ctx, name, "no GPU", gpu_absent_reason());
     return false;
 }
 
@@ -127,11 +134,11 @@ static rmpi_status_t bg_copy_raw(bg_copy_t *run, double *bw_p)
     return RMPI_OK;
 }
 
-static rmpi_status_t bg_copy_setup(bench_ctx_t *ctx, bg_copy_t *run)
+static rmpi_status_t bg_copy_setup(const bench_ctx_t *ctx, size_t size, bg_copy_t *run)
 {
     rmpi_status_t status;
 
-    run->size  = ctx->quick ? (BG_COPY_BYTES / 16) : BG_COPY_BYTES;
+    run->size  = size;
     run->iters = ctx->quick ? 3 : BG_COPY_ITERS;
     status     = gpu_host_alloc(run->size, &run->pinned);
     if (status == RMPI_OK) {
@@ -141,6 +148,37 @@ static rmpi_status_t bg_copy_setup(bench_ctx_t *ctx, bg_copy_t *run)
     if (status == RMPI_OK) {
         status = gpu_stream_get(0, &run->stream);
     }
+    return status;
+}
+
+static void bg_copy_teardown(bg_copy_t *run)
+{
+    if (run->stream != NULL) {
+        gpu_stream_put(run->stream);
+    }
+    if (run->raw_dev != 0) {
+        gpu_mem_free(0, run->raw_dev);
+    }
+    if (run->pinned != NULL) {
+        gpu_host_free(run->pinned);
+    }
+}
+
+rmpi_status_t bg_copy_limit(const bench_ctx_t *ctx, bool h2d, size_t size, double *bw_p)
+{
+    bg_copy_t     run    = {.h2d = h2d};
+    int           reps   = bg_reps(ctx);
+    double       *raw    = calloc((size_t)reps, sizeof(double));
+    rmpi_status_t status = (raw != NULL) ? bg_copy_setup(ctx, size, &run) : RMPI_ERR_NO_MEMORY;
+
+    for (int rep = 0; (rep < reps) && (status == RMPI_OK); ++rep) {
+        status = bg_copy_raw(&run, &raw[rep]);
+    }
+    if (status == RMPI_OK) {
+        *bw_p = bench_median(raw, (size_t)reps);
+    }
+    bg_copy_teardown(&run);
+    free(raw);
     return status;
 }
 
@@ -162,7 +200,7 @@ static rmpi_status_t bg_copy_bandwidth(bench_ctx_t *ctx, bool h2d, const char *n
         free(raw);
         return RMPI_OK;
     }
-    status = bg_copy_setup(ctx, &run);
+    status = bg_copy_setup(ctx, ctx->quick ? (BG_COPY_BYTES / 16) : BG_COPY_BYTES, &run);
     for (int rep = 0; (rep < reps) && (status == RMPI_OK); ++rep) {
         status = bg_copy_ours(&run, &ours[rep]);
         if (status == RMPI_OK) {
@@ -174,15 +212,7 @@ static rmpi_status_t bg_copy_bandwidth(bench_ctx_t *ctx, bool h2d, const char *n
                      bench_median(raw, (size_t)reps) / 1e9,
                      h2d ? "cuMemcpyHtoD pinned" : "cuMemcpyDtoH pinned");
     }
-    if (run.stream != NULL) {
-        gpu_stream_put(run.stream);
-    }
-    if (run.raw_dev != 0) {
-        gpu_mem_free(0, run.raw_dev);
-    }
-    if (run.pinned != NULL) {
-        gpu_host_free(run.pinned);
-    }
+    bg_copy_teardown(&run);
     gpu_finalize();
     free(ours);
     free(raw);
@@ -276,7 +306,7 @@ static rmpi_status_t bg_launch_raw(bg_launch_t *run, double *us_p)
 }
 
 /* The empty kernel: built in when nvcc was there, else JIT-compiled from PTX. */
-static rmpi_status_t bg_launch_setup(bench_ctx_t *ctx, bg_launch_t *run)
+static rmpi_status_t bg_launch_setup(const bench_ctx_t *ctx, bg_launch_t *run)
 {
     rmpi_status_t status;
 
@@ -292,6 +322,32 @@ static rmpi_status_t bg_launch_setup(bench_ctx_t *ctx, bg_launch_t *run)
     if (status == RMPI_OK) {
         status = gpu_stream_get(0, &run->stream);
     }
+    return status;
+}
+
+static void bg_launch_teardown(bg_launch_t *run)
+{
+    if (run->stream != NULL) {
+        gpu_stream_put(run->stream);
+    }
+    gpu_module_unload(run->module);
+}
+
+rmpi_status_t bg_launch_limit(const bench_ctx_t *ctx, double *us_p)
+{
+    bg_launch_t   run    = {0};
+    int           reps   = bg_reps(ctx);
+    double       *raw    = calloc((size_t)reps, sizeof(double));
+    rmpi_status_t status = (raw != NULL) ? bg_launch_setup(ctx, &run) : RMPI_ERR_NO_MEMORY;
+
+    for (int rep = 0; (rep < reps) && (status == RMPI_OK); ++rep) {
+        status = bg_launch_raw(&run, &raw[rep]);
+    }
+    if (status == RMPI_OK) {
+        *us_p = bench_median(raw, (size_t)reps);
+    }
+    bg_launch_teardown(&run);
+    free(raw);
     return status;
 }
 
@@ -324,10 +380,7 @@ static rmpi_status_t bg_launch_roundtrip(bench_ctx_t *ctx)
         bench_report(ctx, "gpu_launch_roundtrip", bench_median(ours, (size_t)reps), "us",
                      bench_median(raw, (size_t)reps), "cuLaunchKernel+cuStreamSynchronize");
     }
-    if (run.stream != NULL) {
-        gpu_stream_put(run.stream);
-    }
-    gpu_module_unload(run.module);
+    bg_launch_teardown(&run);
     gpu_finalize();
     free(ours);
     free(raw);

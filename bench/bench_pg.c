@@ -11,7 +11,7 @@
  *                                         every create, wait and remove is a round
  *                                         trip to the head on rank 0
  *
- * Runs inside the "runtime" benchmark (bench_runtime.c), which owns rmpi_init:
+ * Runs inside the "runtime" benchmark (bench_runtime.c), in the runtime bench.c starts:
  * bench_pg_figures() is called on the driver between the other figures. Each
  * figure is the median over ctx->repetitions runs after a warm-up run; ctx->quick
  * shrinks the number of runs of 100 pairs, not their shape.

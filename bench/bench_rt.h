@@ -17,6 +17,8 @@ typedef rmpi_status_t (*rb_once_fn_t)(const bench_ctx_t *ctx, double *value_p);
 
 /** @a full, or @a quick under `--quick` (the tests). */
 long rb_count(const bench_ctx_t *ctx, long full, long quick);
+/** Median of ctx->repetitions runs of @a once, after one warm-up run, in *median_p. */
+rmpi_status_t rb_measure(const bench_ctx_t *ctx, rb_once_fn_t once, double *median_p);
 /** Median of ctx->repetitions runs of @a once after a warm-up, reported as @a name. */
 rmpi_status_t rb_figure(const bench_ctx_t *ctx, const char *name, const char *unit,
                         rb_once_fn_t once, double limit, const char *limit_source);

@@ -3,9 +3,10 @@
  * named and shaped as Ray's `ray microbenchmark` (python/ray/_private/ray_perf.py)
  * so the figures line up with reference/performance-anchors.md.
  *
- * It is one benchmark, "runtime", because rmpi_init() runs once per process and
- * does not return on ranks other than 0: they serve tasks until rank 0 calls
- * rmpi_shutdown(), then exit. bench.c runs it after every other benchmark.
+ * It is one benchmark, "runtime", run in_runtime: bench.c starts the runtime once
+ * for it and the other in_runtime benchmarks (bench_gpu_rt.c), after every other
+ * benchmark, because rmpi_init() runs once per process and does not return on
+ * ranks other than 0: they serve tasks until rank 0 calls rmpi_shutdown(), then exit.
  *
  * Tasks are no-ops returning 2 bytes, as Ray's small_value returns b"ok"; the
  * default scheduler places them unless said otherwise. Rank 0 reports:
@@ -575,8 +576,7 @@ static void rb_barrier(const bench_ctx_t *ctx)
     }
 }
 
-/* Median of ctx->repetitions runs of @a once, after one warm-up run. */
-static rmpi_status_t rb_measure(const bench_ctx_t *ctx, rb_once_fn_t once, double *median_p)
+rmpi_status_t rb_measure(const bench_ctx_t *ctx, rb_once_fn_t once, double *median_p)
 {
     int           reps   = rb_reps(ctx);
     double       *values = calloc((size_t)reps, sizeof(*values));
@@ -688,44 +688,43 @@ static rmpi_status_t rb_latency_figure(const bench_ctx_t *ctx, double limit)
     return rb_figure(ctx, "task_roundtrip_latency", "us", rb_roundtrip, limit, source);
 }
 
+/* The limit of task_roundtrip_latency, measured by rb_before_runtime. */
+static double rb_am_roundtrip_us = -1;
+
+/* Collective, on every rank before rmpi_init: the transport's round trip. */
+static rmpi_status_t rb_before_runtime(bench_ctx_t *ctx)
+{
+    rb_am_roundtrip_us = rb_xport_roundtrip(ctx); /* -1 (no limit printed) when it failed */
+    return RMPI_OK;
+}
+
+/* On rank 0, with the runtime up (bench.c started it). */
 static rmpi_status_t rb_run(bench_ctx_t *ctx)
 {
-    double        limit  = rb_xport_roundtrip(ctx);
-    rmpi_status_t status = rmpi_init(NULL, NULL, NULL); /* ranks > 0 serve, then exit, in it */
+    rmpi_status_t status = rb_task_figures(ctx);
 
-    if (status != RMPI_OK) {
-        base_error("bench: rmpi_init failed: %s", rmpi_status_str(status));
-        return status;
-    }
-    if (ctx->rank != 0) { /* the API says it does not return: no figures here */
-        base_error("bench: rmpi_init returned on rank %d", ctx->rank);
-        return RMPI_ERR_MISMATCH;
-    }
-    status = rb_task_figures(ctx);
     if (status == RMPI_OK) {
         status = rb_object_figures(ctx);
     }
     if (status == RMPI_OK) {
-        status = rb_latency_figure(ctx, limit);
+        status = rb_latency_figure(ctx, rb_am_roundtrip_us);
     }
     if (status == RMPI_OK) {
-        status = rb_actor_figures(ctx, limit);
+        status = rb_actor_figures(ctx, rb_am_roundtrip_us);
     }
     if (status == RMPI_OK) {
         status = bench_pg_figures(ctx);
     }
-    rmpi_status_t down = rmpi_shutdown();
-    if (down != RMPI_OK) {
-        base_error("bench: rmpi_shutdown failed: %s", rmpi_status_str(down));
-    }
-    return status != RMPI_OK ? status : down;
+    return status;
 }
 
 static bench_def_t bench_runtime = {
-    .name      = "runtime",
-    .help      = "tasks, waits, puts and gets through the public API (Ray's microbenchmark "
-                 "names); runs last",
-    .min_ranks = 2,
-    .run       = rb_run,
+    .name           = "runtime",
+    .help           = "tasks, waits, puts and gets through the public API (Ray's microbenchmark "
+                      "names); runs last",
+    .min_ranks      = 2,
+    .run            = rb_run,
+    .in_runtime     = true,
+    .before_runtime = rb_before_runtime,
 };
 BENCH_REGISTER(bench_runtime)
