@@ -647,7 +647,8 @@ enum {
     RMPI_ACTOR_OPT_GET_IF_EXISTS    = RMPI_BIT(8),
     RMPI_ACTOR_OPT_PLACEMENT        = RMPI_BIT(9),  /**< pg, bundle_index */
     RMPI_ACTOR_OPT_ASYNC            = RMPI_BIT(10), /**< async */
-    RMPI_ACTOR_OPT_LAST             = RMPI_BIT(11),
+    RMPI_ACTOR_OPT_NUM_GPUS         = RMPI_BIT(11),
+    RMPI_ACTOR_OPT_LAST             = RMPI_BIT(12),
 };
 
 #define RMPI_ACTOR_NAME_MAX 63
@@ -679,6 +680,12 @@ typedef struct rmpi_actor_options {
      * are in flight; they interleave only where they wait.
      */
     int async;
+    /**
+     * GPUs held for the actor's life, as a task's num_gpus (default 0; a share
+     * below 1, or whole devices): every call runs with the device's context
+     * current, rmpi_task_gpu() gives it and rmpi_task_stream() a stream on it.
+     */
+    double num_gpus;
 } rmpi_actor_options_t;
 
 /**

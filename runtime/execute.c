@@ -538,6 +538,9 @@ void rt_exec_run(void *arg, rt_exec_item_t *item)
     if (status == RMPI_OK) {
         status = rt_run_map_args(run, args, maps);
     }
+    if (run->actor != NULL) { /* a call: the pool granted no GPU, the actor holds one */
+        rt_actor_host_use_gpu(run);
+    }
     if (status == RMPI_OK && !atomic_load(&run->canceled) &&
         (status = rt_task_gpu_enter(run)) == RMPI_OK) {
         rmpi_status_t gpu_status;
