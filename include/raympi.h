@@ -290,7 +290,9 @@ RMPI_API int rmpi_task_canceled(rmpi_task_ctx_h ctx);
  * Index (among the rank's visible devices) of the GPU given to the running
  * task, which asked for num_gpus > 0; -1 for a task without a GPU. A task
  * with a share (< 1) shares the device with other tasks; with n >= 1 it has
- * devices rmpi_task_gpu() to rmpi_task_gpu() + n - 1 to itself.
+ * devices rmpi_task_gpu() to rmpi_task_gpu() + n - 1 to itself. In an
+ * actor's constructor and methods: the device the actor holds for its life
+ * (rmpi_actor_options_t.num_gpus), the same for every call.
  */
 RMPI_API int rmpi_task_gpu(rmpi_task_ctx_h ctx);
 /**
