@@ -319,7 +319,9 @@ RMPI_API int rmpi_task_canceled(rmpi_task_ctx_h ctx);
  * Index (among the rank's visible devices) of the GPU given to the running
  * task, which asked for num_gpus > 0; -1 for a task without a GPU. A task
  * with a share (< 1) shares the device with other tasks; with n >= 1 it has
- * devices rmpi_task_gpu() to rmpi_task_gpu() + n - 1 to itself.
+ * devices rmpi_task_gpu() to rmpi_task_gpu() + n - 1 to itself. In an
+ * actor's constructor and methods: the device the actor holds for its life
+ * (rmpi_actor_options_t.num_gpus), the same for every call.
  */
 RMPI_API int rmpi_task_gpu(rmpi_task_ctx_h ctx);
 /**
@@ -720,7 +722,8 @@ enum {
     RMPI_ACTOR_OPT_GET_IF_EXISTS    = RMPI_BIT(8),
     RMPI_ACTOR_OPT_PLACEMENT        = RMPI_BIT(9),  /**< pg, bundle_index */
     RMPI_ACTOR_OPT_ASYNC            = RMPI_BIT(10), /**< async */
-    RMPI_ACTOR_OPT_LAST             = RMPI_BIT(11),
+    RMPI_ACTOR_OPT_NUM_GPUS         = RMPI_BIT(11),
+    RMPI_ACTOR_OPT_LAST             = RMPI_BIT(12),
 };
 
 #define RMPI_ACTOR_NAME_MAX 63
@@ -752,6 +755,12 @@ typedef struct rmpi_actor_options {
      * are in flight; they interleave only where they wait.
      */
     int async;
+    /**
+     * GPUs held for the actor's life, as a task's num_gpus (default 0; a share
+     * below 1, or whole devices): every call runs with the device's context
+     * current, rmpi_task_gpu() gives it and rmpi_task_stream() a stream on it.
+     */
+    double num_gpus;
 } rmpi_actor_options_t;
 
 /**

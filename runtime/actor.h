@@ -160,6 +160,11 @@ void rt_actor_host_created(rt_run_t *run, rmpi_status_t status);
 rmpi_status_t rt_actor_host_restore(rt_run_t *run, const rmpi_arg_t *ckpt);
 /** After a successful call (before its TASK_DONE): save a checkpoint if one is due. */
 void rt_actor_host_checkpoint(rt_run_t *run);
+/**
+ * Before a call runs (pool thread or fibre): its item takes the actor's
+ * device, so rt_task_gpu_enter makes it current and rmpi_task_gpu gives it.
+ */
+void rt_actor_host_use_gpu(rt_run_t *run);
 /** A CALL spec arrived: queue it in sequence (takes @a run). */
 void rt_actor_host_deliver(rt_run_t *run);
 /** A call ran (its TASK_DONE is sent): start the next ones. */

@@ -141,6 +141,39 @@ bool rt_actor_wait_locked(pthread_cond_t *cond, bool (*ready)(const void *arg), 
 
 /* --- options ---------------------------------------------------------------------------------- */
 
+/*
+ * What the actor holds for its life: checked here, with the actor's name for
+ * the fields, before the creation task's own checks (which speak of tasks).
+ * More GPUs than any rank has is left to the scheduler: rt_submit fails with
+ * RMPI_ERR_INFEASIBLE and a line naming the resource.
+ */
+static rmpi_status_t rt_actor_resources(const rmpi_actor_options_t *opts, uint64_t mask,
+                                        rmpi_task_options_t *topts)
+{
+    if (mask & RMPI_ACTOR_OPT_NUM_CPUS) {
+        topts->num_cpus = opts->num_cpus;
+    }
+    if (!isfinite(topts->num_cpus) || topts->num_cpus < 0) {
+        base_error("rmpi_actor_create: num_cpus must be finite and >= 0");
+        return RMPI_ERR_INVALID_ARG;
+    }
+    if (!(mask & RMPI_ACTOR_OPT_NUM_GPUS)) {
+        return RMPI_OK;
+    }
+    if (!isfinite(opts->num_gpus) || opts->num_gpus < 0) {
+        base_error("rmpi_actor_create: num_gpus must be finite and >= 0 (got %g)", opts->num_gpus);
+        return RMPI_ERR_INVALID_ARG;
+    }
+    if (opts->num_gpus > 1 && opts->num_gpus != floor(opts->num_gpus)) {
+        base_error("rmpi_actor_create: num_gpus %g: a share must be below 1, more must be whole",
+                   opts->num_gpus);
+        return RMPI_ERR_INVALID_ARG;
+    }
+    topts->field_mask |= RMPI_TASK_OPT_NUM_GPUS;
+    topts->num_gpus = opts->num_gpus;
+    return RMPI_OK;
+}
+
 static rmpi_status_t rt_actor_options(const rmpi_actor_options_t *opts, rt_actor_t *actor,
                                       rmpi_task_options_t *topts, unsigned *max_concurrency_p,
                                       uint16_t *spec_flags_p)
@@ -161,8 +194,8 @@ static rmpi_status_t rt_actor_options(const rmpi_actor_options_t *opts, rt_actor
         base_error("rmpi_actor_create: unknown bits in options->field_mask");
         return RMPI_ERR_INVALID_ARG;
     }
-    if (mask & RMPI_ACTOR_OPT_NUM_CPUS) {
-        topts->num_cpus = opts->num_cpus;
+    if (rt_actor_resources(opts, mask, topts) != RMPI_OK) {
+        return RMPI_ERR_INVALID_ARG;
     }
     if (mask & RMPI_ACTOR_OPT_RESOURCES) {
         topts->field_mask |= RMPI_TASK_OPT_RESOURCES;
@@ -209,10 +242,6 @@ static rmpi_status_t rt_actor_options(const rmpi_actor_options_t *opts, rt_actor
         snprintf(actor->name, sizeof(actor->name), "%s", opts->name);
         snprintf(actor->namespace_, sizeof(actor->namespace_), "%s",
                  opts->namespace_ != NULL ? opts->namespace_ : "");
-    }
-    if (!isfinite(topts->num_cpus) || topts->num_cpus < 0) {
-        base_error("rmpi_actor_create: num_cpus must be finite and >= 0");
-        return RMPI_ERR_INVALID_ARG;
     }
     return RMPI_OK;
 }

@@ -7,6 +7,9 @@
  * arrived, so calls start in submission order per caller, and with
  * max_concurrency 1 run one at a time in that order. Runnable calls go to the
  * executor pool with no CPU demand (the actor holds its CPUs for its life).
+ * Its GPUs too: the constructor's grant (device, or share of one) is kept
+ * when it returns, every call runs with that device (rt_actor_host_use_gpu),
+ * and the destructor gives it back.
  *
  * Stopping (a kill from the owner, or rmpi_actor_exit): the actor leaves the
  * table at once (a restarted incarnation may arrive here meanwhile), its
@@ -17,6 +20,7 @@
 #include "runtime/fiber.h"
 
 #include "base/log.h"
+#include "gpu/gpu.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +40,7 @@ struct rt_actor_host {
     rt_loop_t        *loop;           /**< an async actor's fibres; NULL for threaded ones */
     bool              destroy_queued; /**< the last call ended in a fibre: the loop destroys */
     double            held_cpus;
+    rt_exec_gpus_t    held_gpus; /**< the constructor's device; dev -1: none */
     uint64_t         *next_seq; /**< per caller rank */
     base_list_t       early;    /**< calls that arrived before an earlier one of their caller */
     base_list_t       runnable; /**< in order, waiting for a free concurrency slot */
@@ -111,6 +116,7 @@ void rt_actor_host_created(rt_run_t *run, rmpi_status_t status)
         return;
     }
     host->held_cpus = rt_exec_keep_cpus(rt.exec);
+    rt_exec_keep_gpus(rt.exec, &host->held_gpus);
     pthread_mutex_lock(&rt.lock);
     old = rt_host_find(&host->id);
     if (old != NULL) { /* an older incarnation that was not told to stop */
@@ -166,10 +172,21 @@ static void rt_host_dispatch_async_locked(rt_actor_host_t *host, base_list_t *ou
 void rt_actor_host_loop_run(rt_run_t *starter)
 {
     rt_actor_host_t *host = starter->actor;
-    bool             destroy;
+    gpu_ctx_saved_t  saved;
+    bool             pushed, destroy;
 
     free(starter);
+    /*
+     * Each call pushes the context and pops what it saved; fibres interleave
+     * on this thread, so a call that ends while a later one is suspended
+     * would pop the context away from it. With the actor's context current
+     * for the whole loop, every pop restores it.
+     */
+    pushed = host->held_gpus.dev >= 0 && gpu_ctx_push(host->held_gpus.dev, &saved) == RMPI_OK;
     rt_loop_run(host->loop, rt_host_loop_item);
+    if (pushed) {
+        (void)gpu_ctx_pop(&saved);
+    }
     pthread_mutex_lock(&rt.lock);
     destroy = host->destroy_queued && rt_loop_idle_locked(host->loop);
     pthread_mutex_unlock(&rt.lock);
@@ -267,7 +284,7 @@ void rt_actor_host_deliver(rt_run_t *run)
     base_list_init(&out);
     run->item.cpus      = 0;
     run->item.gpus      = 0;
-    run->item.gpu_dev   = -1; /* a fibre's call never passes the pool's grant */
+    run->item.gpu_dev   = -1; /* a call uses its actor's device (rt_actor_host_use_gpu) */
     run->item.gpu_count = 0;
     run->item.stealable = false;
     pthread_mutex_lock(&rt.lock);
@@ -332,15 +349,30 @@ static void rt_host_stop_locked(rt_actor_host_t *host, base_list_t *rejected)
     rt_host_take_queued(host, rejected);
 }
 
+/* The destructor frees what the constructor made, device memory too: in its context. */
+static void rt_host_run_dtor(rt_actor_host_t *host)
+{
+    gpu_ctx_saved_t saved;
+    bool            pushed;
+
+    if (host->dtor == NULL || host->state == NULL) {
+        return;
+    }
+    pushed = host->held_gpus.dev >= 0 && gpu_ctx_push(host->held_gpus.dev, &saved) == RMPI_OK;
+    host->dtor(host->state);
+    if (pushed) {
+        (void)gpu_ctx_pop(&saved);
+    }
+}
+
 /* Run the destructor and free the record (no lock held; no call running). */
 static void rt_host_destroy(rt_actor_host_t *host)
 {
     rt_actor_msg_t exited = {.id = host->id, .incarnation = host->incarnation};
 
-    if (host->dtor != NULL && host->state != NULL) {
-        host->dtor(host->state);
-    }
+    rt_host_run_dtor(host);
     rt_exec_give_cpus(rt.exec, host->held_cpus);
+    rt_exec_give_gpus(rt.exec, &host->held_gpus); /* a new GPU actor or task may start */
     if (host->exited) {
         (void)rt_actor_send(rt_oid_owner(&host->id), RT_MSG_ACTOR_EXITED, &exited);
     }
@@ -494,6 +526,13 @@ void rt_actor_host_checkpoint(rt_run_t *run)
 }
 
 /* --- what a running actor asks --------------------------------------------------------------- */
+
+void rt_actor_host_use_gpu(rt_run_t *run)
+{
+    /* Set when the actor entered the table and never changed after: no lock needed. */
+    run->item.gpu_dev   = run->actor->held_gpus.dev;
+    run->item.gpu_count = run->actor->held_gpus.dev >= 0 ? run->actor->held_gpus.count : 0;
+}
 
 rmpi_status_t rmpi_actor_set_state(rmpi_task_ctx_h ctx, void *state)
 {

@@ -942,6 +942,42 @@ void rt_exec_give_cpus(rt_exec_t *exec, double cpus)
     exec_unlock(exec);
 }
 
+void rt_exec_keep_gpus(rt_exec_t *exec, rt_exec_gpus_t *gpus_p)
+{
+    exec_worker_t *self = exec_own_worker(exec);
+
+    *gpus_p = (rt_exec_gpus_t){.dev = -1};
+    if ((self == NULL) || (self->grant.gpu_dev < 0)) {
+        return;
+    }
+    /* Blocking never gives GPUs back, so unlike CPUs they are held at any depth. */
+    pthread_mutex_lock(&exec->lock);
+    gpus_p->dev           = self->grant.gpu_dev;
+    gpus_p->count         = self->grant.gpu_count;
+    gpus_p->share         = self->grant.gpu_share;
+    self->grant.gpu_dev   = -1;
+    self->grant.gpu_count = 0;
+    self->grant.gpu_share = 0;
+    pthread_mutex_unlock(&exec->lock);
+}
+
+void rt_exec_give_gpus(rt_exec_t *exec, const rt_exec_gpus_t *gpus)
+{
+    exec_grant_t grant;
+
+    if ((exec == NULL) || (gpus == NULL) || (gpus->dev < 0) || (gpus->count < 1) ||
+        (gpus->dev + gpus->count > exec->num_gpus) || (gpus->share < 0) ||
+        (gpus->share > EXEC_UNIT)) {
+        return;
+    }
+    grant =
+        (exec_grant_t){.gpu_share = gpus->share, .gpu_dev = gpus->dev, .gpu_count = gpus->count};
+    pthread_mutex_lock(&exec->lock);
+    exec_ungrant_locked(exec, &grant, false);
+    exec_dispatch_locked(exec); /* an item waiting for these devices may start */
+    exec_unlock(exec);
+}
+
 void rt_exec_block_begin(rt_exec_t *exec)
 {
     exec_worker_t *self = exec_own_worker(exec);

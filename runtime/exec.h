@@ -93,6 +93,22 @@ void rt_exec_block_end(rt_exec_t *exec);
  */
 double rt_exec_keep_cpus(rt_exec_t *exec);
 void   rt_exec_give_cpus(rt_exec_t *exec, double cpus);
+
+/** GPUs an item kept past run_cb (rt_exec_keep_gpus). */
+typedef struct rt_exec_gpus {
+    int     dev;   /**< first device; -1: none */
+    int     count; /**< devices dev.. (1 for a share) */
+    int64_t share; /**< fixed-point units of @a dev for a share; 0 for whole devices */
+} rt_exec_gpus_t;
+
+/**
+ * On a pool thread, inside run_cb: keep the item's GPUs (its device, or its
+ * share of it) taken after run_cb returns, as rt_exec_keep_cpus does for
+ * CPUs (an actor holds its GPUs for its life). *@a gpus_p.dev is -1 when the
+ * item had none; rt_exec_give_gpus hands them back later (from any thread).
+ */
+void rt_exec_keep_gpus(rt_exec_t *exec, rt_exec_gpus_t *gpus_p);
+void rt_exec_give_gpus(rt_exec_t *exec, const rt_exec_gpus_t *gpus);
 /** Whether the calling thread is a pool thread of @a exec running an item. */
 bool rt_exec_on_pool_thread(rt_exec_t *exec);
 

@@ -664,6 +664,9 @@ void rt_exec_run(void *arg, rt_exec_item_t *item)
     if (status == RMPI_OK) {
         status = rt_run_map_args(run, args, maps);
     }
+    if (run->actor != NULL) { /* a call: the pool granted no GPU, the actor holds one */
+        rt_actor_host_use_gpu(run);
+    }
     if (status == RMPI_OK && !atomic_load(&run->canceled) &&
         (status = rt_task_gpu_enter(run)) == RMPI_OK) {
         rmpi_status_t gpu_status;
@@ -684,15 +687,19 @@ void rt_exec_run(void *arg, rt_exec_item_t *item)
         pthread_mutex_unlock(&rt.lock);
         rt_push_ready();
     }
+    /*
+     * Out of the table before TASK_DONE: once the owner hears it, it may send
+     * the same task ID again (a retry, an actor's restart) to this rank.
+     */
+    pthread_mutex_lock(&rt.lock);
+    base_hash_remove(&rt.runs, &run->hnode);
+    pthread_mutex_unlock(&rt.lock);
     rt_run_finish(run, status);
     atomic_fetch_add_explicit(&rt.stats.executed, 1, memory_order_relaxed);
     if (args != args_stack) {
         free(args);
         free(maps);
     }
-    pthread_mutex_lock(&rt.lock);
-    base_hash_remove(&rt.runs, &run->hnode);
-    pthread_mutex_unlock(&rt.lock);
     if (run->actor != NULL) {
         rt_actor_host_call_done(run);
     }

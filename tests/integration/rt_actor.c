@@ -7,8 +7,9 @@
  * Rank 0 (the driver) runs the named scenarios in order and exits 0 only if every check
  * passed; each failure is printed with its line. Started by integration/rt_actor.sh at 2
  * and 4 ranks, on one and several logical nodes, under UCX_TLS=sm,self and tcp,self; the
- * `rankdeath` scenario by integration/rt_actor_kill.sh under `mpirun --enable-recovery`
- * (survivors stay up when a rank dies), with the last rank killed by one of its actors.
+ * `rankdeath` and `gpudeath` scenarios by integration/rt_actor_kill.sh under `mpirun
+ * --enable-recovery` (survivors stay up when a rank dies), with the last rank killed by
+ * one of its actors (`gpudeath` on the CUDA driver double).
  *
  * No check depends on a sleep: concurrency is shown by calls that wait for each other
  * (a rendezvous that only completes if max_concurrency calls run at once), ordering by
@@ -155,6 +156,13 @@ RMPI_ACTOR_METHOD(Counter, where)
     (void)args;
     (void)nargs;
     return return_i64(ctx, rmpi_rank());
+}
+
+RMPI_ACTOR_METHOD(Counter, gpu)
+{
+    (void)args;
+    (void)nargs;
+    return return_i64(ctx, rmpi_task_gpu(ctx));
 }
 
 RMPI_ACTOR_METHOD(Counter, quit)
@@ -882,6 +890,44 @@ static int scenario_rankdeath(void)
     return 0;
 }
 
+/*
+ * `gpudeath` (rt_actor_kill.sh, on the CUDA driver double, one device per rank): a
+ * whole-GPU actor on the last rank is restarted on another rank when that rank dies,
+ * and is given that rank's device.
+ */
+static int scenario_gpudeath(void)
+{
+    int                  victim = rmpi_size() - 1;
+    rmpi_actor_options_t opts   = {.field_mask = RMPI_ACTOR_OPT_STRATEGY |
+                                                 RMPI_ACTOR_OPT_MAX_RESTARTS |
+                                                 RMPI_ACTOR_OPT_NUM_GPUS,
+                                   .strategy      = RMPI_SCHED_RANK_AFFINITY,
+                                   .affinity_rank = victim,
+                                   .soft          = 1,
+                                   .max_restarts  = 1,
+                                   .num_gpus      = 1};
+    rmpi_actor_t         gpu, killer;
+    rmpi_ref_t           ref;
+    int64_t              v = -1;
+
+    CHECK_OK(create_i64("Counter", 10, &opts, &gpu));
+    TRY(expect_call(gpu, "where", 0, victim));
+    TRY(expect_call(gpu, "gpu", 0, 0));
+    opts.field_mask &= ~(uint64_t)RMPI_ACTOR_OPT_NUM_GPUS;
+    opts.max_restarts = 0;
+    CHECK_OK(create_i64("Counter", 0, &opts, &killer));
+    TRY(expect_call(killer, "where", 0, victim));
+    CHECK_OK(rmpi_actor_call(killer, "die", NULL, 0, NULL, &ref));
+    CHECK_STATUS(get_i64(ref, &v), RMPI_ERR_ACTOR_DIED);
+    CHECK_OK(rmpi_actor_wait_ready(gpu, GET_TIMEOUT_S));
+    CHECK_OK(call_i64(gpu, "where", 0, &v));
+    CHECKF(v != victim && v >= 0 && v < rmpi_size(), "restarted on rank %lld", (long long)v);
+    TRY(expect_call(gpu, "gpu", 0, 0)); /* the new rank's device, held again */
+    TRY(expect_call(gpu, "get", 0, 10));
+    CHECK_OK(rmpi_actor_kill(gpu, RMPI_ACTOR_KILL_NO_RESTART));
+    return 0;
+}
+
 #define POOL_ACTORS 3
 #define POOL_INPUTS 40
 
@@ -987,6 +1033,7 @@ static const scenario_t scenarios[] = {
     {"placement", scenario_placement},
     {"badinput", scenario_badinput},
     {"rankdeath", scenario_rankdeath},
+    {"gpudeath", scenario_gpudeath},
     {"pool", scenario_pool},
     {"pg", scenario_pg},
     {"async", scenario_async},

@@ -449,6 +449,50 @@ static void test_gpu_shares(void **state)
     assert_int_equal(stats().executed, 6);
 }
 
+static rt_exec_gpus_t kept[2];
+
+static void body_keep_gpus(titem_t *t)
+{
+    rt_exec_keep_gpus(fx.exec, &kept[t->id]);
+}
+
+/* An item that keeps its GPUs (an actor) holds them after it ends, until they are given back. */
+static void test_keep_gpus(void **state)
+{
+    rt_exec_gpus_t none;
+
+    (void)state;
+    make_pool(1.0, 2, 0, false);
+    rt_exec_keep_gpus(fx.exec, &none); /* not a pool thread: nothing to keep */
+    assert_int_equal(none.dev, -1);
+    submit(new_item(0, 0.0, 0.5, body_keep_gpus));
+    wait_flag(&fx.items[0].done);
+    assert_int_equal(kept[0].dev, 0);
+    assert_int_equal(kept[0].count, 1);
+    assert_true(kept[0].share > 0);
+
+    submit(new_item(1, 0.0, 2.0, body_keep_gpus)); /* device 0 is half taken: waits */
+    submit(new_item(2, 0.0, 0.5, body_noop));      /* the other half of device 0 (best fit) */
+    wait_flag(&fx.items[2].done);
+    assert_int_equal(fx.items[2].gpu_dev, 0);
+    assert_false(get_flag(&fx.items[1].started));
+    rt_exec_give_gpus(fx.exec, &kept[0]);
+    wait_flag(&fx.items[1].done);
+    assert_int_equal(fx.items[1].gpu_dev, 0);
+    assert_int_equal(kept[1].dev, 0);
+    assert_int_equal(kept[1].count, 2);
+    assert_int_equal(kept[1].share, 0);
+
+    submit(new_item(3, 0.0, 1.0, body_noop)); /* both devices kept by item 1 */
+    submit(new_item(4, 0.0, 0.0, body_noop)); /* passes it */
+    wait_flag(&fx.items[4].done);
+    assert_false(get_flag(&fx.items[3].started));
+    rt_exec_give_gpus(fx.exec, &kept[1]);
+    wait_flag(&fx.items[3].done);
+    assert_int_equal(fx.items[3].gpu_dev, 0);
+    stop_ok();
+}
+
 static void test_infeasible(void **state)
 {
     rt_exec_item_t item = {.cpus = 3.0};
@@ -866,6 +910,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fractional_cpus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gpu_shares, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_gpus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_infeasible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_gives_cpu_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_chain, setup, teardown),
