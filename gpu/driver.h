@@ -31,7 +31,7 @@
     _F(cuMemHostAlloc) _F(cuMemFreeHost) _F(cuMemGetInfo) _F(cuMemcpyHtoD) \
     _F(cuMemcpyDtoH) _F(cuMemcpyDtoD) _F(cuMemcpyHtoDAsync) _F(cuMemcpyDtoHAsync) \
     _F(cuMemcpyDtoDAsync) _F(cuMemsetD8Async) _F(cuModuleLoadData) _F(cuModuleUnload) \
-    _F(cuModuleGetFunction) _F(cuLaunchKernel)
+    _F(cuModuleGetFunction) _F(cuLaunchKernel) _F(cuMemHostRegister) _F(cuMemHostUnregister)
 /* clang-format on */
 
 /*

@@ -149,6 +149,15 @@ rmpi_status_t gpu_mem_free(int dev, gpu_devptr_t ptr);
 /** Page-locked host memory (portable to all contexts), cached the same way. */
 rmpi_status_t gpu_host_alloc(size_t size, void **ptr_p);
 rmpi_status_t gpu_host_free(void *ptr);
+/**
+ * Page-lock memory the caller owns (cuMemHostRegister, portable to every
+ * context; read-only for mappings the process may not write), so copies
+ * between it and devices run at pinned speed without a staging copy.
+ * Unregister before the memory is unmapped. On failure the memory stays
+ * usable as ordinary (pageable) memory.
+ */
+rmpi_status_t gpu_host_register(void *ptr, size_t size, bool read_only);
+rmpi_status_t gpu_host_unregister(void *ptr);
 
 typedef struct gpu_mem_stats {
     size_t   in_use;     /**< bytes handed out (rounded to size classes) */

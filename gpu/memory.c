@@ -348,6 +348,40 @@ rmpi_status_t gpu_host_free(void *ptr)
     return gpu_mem_pool_free(pool, (uint64_t)(uintptr_t)ptr);
 }
 
+rmpi_status_t gpu_host_register(void *ptr, size_t size, bool read_only)
+{
+    gpu_mem_pool_t *pool = gpu_mem_pool_of(-1);
+    unsigned flags = CU_MEMHOSTREGISTER_PORTABLE | (read_only ? CU_MEMHOSTREGISTER_READ_ONLY : 0);
+    rmpi_status_t status;
+
+    if (pool == NULL) {
+        return RMPI_ERR_NOT_READY;
+    }
+    if (ptr == NULL || size == 0) {
+        return RMPI_ERR_INVALID_ARG;
+    }
+    status = gpu_mem_pool_enter(pool);
+    if (status != RMPI_OK) {
+        return status;
+    }
+    return gpu_status_from_cu(gpu_cu->cuMemHostRegister(ptr, size, flags), "cuMemHostRegister");
+}
+
+rmpi_status_t gpu_host_unregister(void *ptr)
+{
+    gpu_mem_pool_t *pool = gpu_mem_pool_of(-1);
+    rmpi_status_t   status;
+
+    if (pool == NULL) {
+        return RMPI_ERR_NOT_READY;
+    }
+    status = gpu_mem_pool_enter(pool);
+    if (status != RMPI_OK) {
+        return status;
+    }
+    return gpu_status_from_cu(gpu_cu->cuMemHostUnregister(ptr), "cuMemHostUnregister");
+}
+
 rmpi_status_t gpu_mem_stats(int dev, gpu_mem_stats_t *stats_p)
 {
     gpu_mem_pool_t *pool = gpu_mem_pool_of(dev);

@@ -121,6 +121,16 @@ rmpi_status_t gpu_host_free(void *ptr)
     return RMPI_ERR_NOT_READY;
 }
 
+rmpi_status_t gpu_host_register(void *ptr, size_t size, bool read_only)
+{
+    return RMPI_ERR_NOT_READY;
+}
+
+rmpi_status_t gpu_host_unregister(void *ptr)
+{
+    return RMPI_ERR_NOT_READY;
+}
+
 rmpi_status_t gpu_mem_stats(int dev, gpu_mem_stats_t *stats_p)
 {
     return RMPI_ERR_NOT_READY;

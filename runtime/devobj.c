@@ -65,6 +65,7 @@ static struct {
     uint64_t          next_cookie;
     pthread_t         stager;
     bool              stager_started;
+    void             *pinned_store; /* the store's mapping while page-locked */
     rt_devobj_stats_t stats;
 } devobjs = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -661,8 +662,30 @@ static bool rt_devobj_free_each(base_hash_node_t *node, void *arg)
     return true;
 }
 
+void rt_devobj_pin_store(void)
+{
+    void  *base;
+    size_t len;
+
+    if (!rt.conf.gpu_pin_store || rt.store == NULL || gpu_device_count() <= 0) {
+        return;
+    }
+    store_arena_region(rt.store, &base, &len);
+    if (gpu_host_register(base, len, false) == RMPI_OK) {
+        devobjs.pinned_store = base;
+        base_debug("runtime: %zu bytes of object store page-locked for GPU copies", len);
+    } else {
+        base_log_once(BASE_LOG_WARN, "runtime: the object store could not be page-locked; "
+                                     "GPU copies run from pageable memory (RT_GPU_PIN_STORE)");
+    }
+}
+
 void rt_devobj_fini(void)
 {
+    if (devobjs.pinned_store != NULL) {
+        (void)gpu_host_unregister(devobjs.pinned_store);
+        devobjs.pinned_store = NULL;
+    }
     if (!devobjs.up) {
         return;
     }

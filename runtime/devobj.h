@@ -48,6 +48,12 @@ typedef struct rt_devobj_stats {
 } rt_devobj_stats_t;
 
 rmpi_status_t rt_devobj_init(void);
+/**
+ * Page-lock this rank's store for GPU copies (RT_GPU_PIN_STORE, ranks with
+ * GPUs only); a failure is logged once and copies run from pageable memory.
+ * rt_devobj_fini undoes it.
+ */
+void rt_devobj_pin_store(void);
 /** Stop the stager and fail readers waiting for other ranks (before the transport stops). */
 void rt_devobj_stop(void);
 /** rt_devobj_stop, then free every object (before the store and gpu_finalize). */

@@ -768,6 +768,7 @@ rmpi_status_t rmpi_init(int *argc, char ***argv, const rmpi_init_params_t *param
         goto fail;
     }
     rt_free_wireup_state();
+    rt_devobj_pin_store(); /* device objects copy straight into the store */
     if ((status = rt_checkpoint_start()) != RMPI_OK) { /* tasks that arrive wait for it */
         goto fail;
     }

@@ -40,6 +40,11 @@ static const base_config_field_t rt_conf_fields[] = {
      BASE_CONFIG_TIME, offsetof(rt_conf_t, shutdown_grace)},
     {"RT_STEAL", "yes", "Idle ranks steal queued tasks from busy ranks of their node.",
      BASE_CONFIG_BOOL, offsetof(rt_conf_t, steal)},
+    {"RT_GPU_PIN_STORE", "yes",
+     "On ranks with GPUs, page-lock the rank's object store (cuMemHostRegister) so "
+     "device objects are copied to and from it at pinned-memory speed, with no "
+     "staging copy. Costs locked memory the size of the store.",
+     BASE_CONFIG_BOOL, offsetof(rt_conf_t, gpu_pin_store)},
     {"TIMELINE", "",
      "Write a Chrome trace (chrome://tracing, Perfetto) of task submission and "
      "execution on every rank and thread to this file at shutdown.",

@@ -56,6 +56,7 @@ typedef struct rt_conf {
     double shutdown_grace; /**< seconds running tasks get at shutdown */
     char  *timeline;       /**< Chrome trace path; "" = off */
     bool   steal;          /**< idle ranks steal queued tasks of their node */
+    bool   gpu_pin_store;  /**< page-lock the store for GPU copies (devobj.c) */
 } rt_conf_t;
 
 rmpi_status_t rt_conf_load(const char *const *config, size_t num_config, rt_conf_t *conf);

@@ -24,8 +24,9 @@
  *   RMPI_CUDA_DOUBLE_FAIL     FN:NTH:RESULT[,...]: the NTH call (1-based; 0 = every
  *                             call) of FN (plain name, e.g. cuMemAlloc) returns
  *                             RESULT (a number or a CUDA_ERROR_ name) and does nothing
- * cudadouble_live(kind) counts live "alloc", "host", "stream", "event" and
- * "module" objects, for tests that check everything went back to the driver.
+ * cudadouble_live(kind) counts live "alloc", "host", "stream", "event",
+ * "module" and "registered" (cuMemHostRegister) objects, for tests that check
+ * everything went back to the driver.
  */
 #define _GNU_SOURCE /* memmem */
 #include <cuda.h>
@@ -48,10 +49,18 @@
 
 /* --- objects ----------------------------------------------------------------------- */
 
-typedef enum { DBL_ALLOC, DBL_HOST, DBL_STREAM, DBL_EVENT, DBL_MODULE, DBL_NUM_KINDS } dbl_kind_t;
+typedef enum {
+    DBL_ALLOC,
+    DBL_HOST,
+    DBL_STREAM,
+    DBL_EVENT,
+    DBL_MODULE,
+    DBL_REGISTERED, /* a cuMemHostRegister range: the caller's memory, not ours */
+    DBL_NUM_KINDS
+} dbl_kind_t;
 
-static const char *const dbl_kind_names[DBL_NUM_KINDS] = {"alloc", "host", "stream", "event",
-                                                          "module"};
+static const char *const dbl_kind_names[DBL_NUM_KINDS] = {"alloc", "host",   "stream",
+                                                          "event", "module", "registered"};
 
 struct CUctx_st {
     int dev;
@@ -412,7 +421,9 @@ static void dbl_obj_free(dbl_obj_t *obj)
             }
         }
     }
-    free(obj->base);
+    if (obj->kind != DBL_REGISTERED) {
+        free(obj->base);
+    }
     free(obj);
 }
 
@@ -932,6 +943,49 @@ DBL_API CUresult cuMemFreeHost(void *p)
     DBL_LOCK();
     DBL_ENTER("cuMemFreeHost", true);
     DBL_RETURN(dbl_free("cuMemFreeHost", DBL_HOST, (uintptr_t)p));
+}
+
+/* Page-locking host memory: the double records the range and checks the pairing. */
+DBL_API CUresult cuMemHostRegister(void *p, size_t bytesize, unsigned int Flags)
+{
+    dbl_obj_t *obj;
+    char      *lo = p;
+
+    DBL_LOCK();
+    DBL_ENTER("cuMemHostRegister", true);
+    if (p == NULL || bytesize == 0) {
+        DBL_RETURN(dbl_misuse(CUDA_ERROR_INVALID_VALUE, "cuMemHostRegister", "empty range"));
+    }
+    for (obj = dbl.objs; obj != NULL; obj = obj->next) {
+        if (obj->kind == DBL_REGISTERED && lo < obj->base + obj->size &&
+            obj->base < lo + bytesize) {
+            DBL_RETURN(CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED);
+        }
+    }
+    (void)Flags;
+    obj = dbl_obj_new(DBL_REGISTERED);
+    if (obj == NULL) {
+        DBL_RETURN(CUDA_ERROR_OUT_OF_MEMORY);
+    }
+    obj->base = lo;
+    obj->size = bytesize;
+    DBL_RETURN(CUDA_SUCCESS);
+}
+
+DBL_API CUresult cuMemHostUnregister(void *p)
+{
+    dbl_obj_t *obj;
+
+    DBL_LOCK();
+    DBL_ENTER("cuMemHostUnregister", true);
+    for (obj = dbl.objs; obj != NULL && !(obj->kind == DBL_REGISTERED && obj->base == p);
+         obj = obj->next) {
+    }
+    if (obj == NULL) {
+        DBL_RETURN(CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED);
+    }
+    dbl_obj_free(obj);
+    DBL_RETURN(CUDA_SUCCESS);
 }
 
 DBL_API CUresult cuMemGetInfo(size_t *free_bytes, size_t *total)

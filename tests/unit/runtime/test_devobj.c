@@ -8,13 +8,15 @@
  *  - a full device spills the least recently used objects to host memory and
  *    copies them back when a task needs them, data intact;
  *  - an object larger than the device is a clear error; a CPU task cannot
- *    return one; freeing the refs frees the device memory.
+ *    return one; freeing the refs frees the device memory;
+ *  - the rank's object store is page-locked for GPU copies (RT_GPU_PIN_STORE).
  */
 #include "unit_mpi.h"
 
 #include "gpu/gpu.h"
 #include "runtime/devobj.h"
 
+#include <dlfcn.h>
 #include <raympi.h>
 #include <semaphore.h>
 #include <setjmp.h>
@@ -327,6 +329,30 @@ static void test_bad_requests(void **state)
     assert_int_equal(stats.objects, 0);
 }
 
+/* The double's count of page-locked host ranges (cuMemHostRegister). */
+static int registered_ranges(void)
+{
+    void *handle = dlopen(GPU_TEST_DOUBLE_PATH, RTLD_NOW | RTLD_NOLOAD);
+    int (*live)(const char *);
+    int count;
+
+    assert_non_null(handle); /* gpu/ has it loaded */
+    *(void **)&live = dlsym(handle, "cudadouble_live");
+    assert_non_null(live);
+    count = live("registered");
+    dlclose(handle);
+    return count;
+}
+
+static void test_store_is_pinned(void **state)
+{
+    (void)state;
+    if (getenv("RAYMPI_GPU_TEST_REAL") != NULL) {
+        skip(); /* the real driver does not count */
+    }
+    assert_int_equal(registered_ranges(), 1);
+}
+
 static int setup(void **state)
 {
     static const char *const config[] = {"RT_NUM_CPUS=4"};
@@ -361,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_host_readers_copy_once),
         cmocka_unit_test(test_spill_and_restore),
         cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_store_is_pinned),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
