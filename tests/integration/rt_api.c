@@ -312,6 +312,26 @@ RMPI_REMOTE(rt_stats)
     return st == RMPI_OK ? rmpi_return(ctx, 0, &stats, sizeof(stats)) : st;
 }
 
+/* The resident set size of the rank it runs on, in bytes (/proc/self/statm). */
+RMPI_REMOTE(rt_rss)
+{
+    long    pages = 0, resident = 0;
+    FILE   *statm = fopen("/proc/self/statm", "r");
+    int64_t bytes;
+
+    (void)args;
+    (void)nargs;
+    if (statm == NULL || fscanf(statm, "%ld %ld", &pages, &resident) != 2) {
+        if (statm != NULL) {
+            fclose(statm);
+        }
+        return RMPI_ERR_IO;
+    }
+    fclose(statm);
+    bytes = (int64_t)resident * sysconf(_SC_PAGESIZE);
+    return rmpi_return(ctx, 0, &bytes, sizeof(bytes));
+}
+
 /* Stay busy until canceled (returns 1) or BLOCK_MAX_S passed (returns 0). */
 RMPI_REMOTE(rt_block)
 {
@@ -1828,6 +1848,53 @@ static int scenario_many(void)
     return 0;
 }
 
+/* The resident set size of every rank (rank 0's own, the others' from a pinned task). */
+static int all_rss(int64_t *rss)
+{
+    for (int r = 0; r < job.size; r++) {
+        rmpi_task_options_t opts = opts_on_rank(r);
+        rmpi_ref_t          ref;
+        rmpi_object_t       obj;
+
+        CHECK_OK(rmpi_submit("rt_rss", NULL, 0, &opts, &ref));
+        CHECK_OK(rmpi_get(&ref, 1, GET_TIMEOUT_S, &obj));
+        CHECK(obj.size == sizeof(rss[r]));
+        memcpy(&rss[r], obj.data, sizeof(rss[r]));
+        rmpi_object_release(&obj);
+        TRY(free_refs(&ref, 1));
+    }
+    return 0;
+}
+
+/*
+ * million: 1,000,000 tiny tasks in 10 rounds with memory that stays flat: after
+ * the second round (pools, tables and caches at their working size) no rank's
+ * resident set may grow by more than RT_API_FLAT_MIB (default 16) MiB.
+ */
+static int scenario_million(void)
+{
+    const int rounds   = 10;
+    size_t    per      = (size_t)env_double("RT_API_MILLION_TASKS", 1000000) / (size_t)rounds;
+    int64_t   flat_max = (int64_t)env_double("RT_API_FLAT_MIB", 16) << 20;
+    int64_t   warm[job.size], now[job.size], worst = 0;
+    double    t0 = now_s();
+
+    for (int round = 0; round < rounds; round++) {
+        TRY(run_tiny_tasks(per));
+        TRY(all_rss(round < 2 ? warm : now));
+        for (int r = 0; round >= 2 && r < job.size; r++) {
+            worst = now[r] - warm[r] > worst ? now[r] - warm[r] : worst;
+            CHECKF(now[r] - warm[r] <= flat_max,
+                   "rank %d grew by %lld KiB from round 2 to round %d (limit %lld KiB)", r,
+                   (long long)((now[r] - warm[r]) >> 10), round + 1, (long long)(flat_max >> 10));
+        }
+    }
+    printf("rt_api million: %zu tasks in %.1f s on %d ranks; largest growth after warm-up "
+           "%lld KiB\n",
+           per * (size_t)rounds, now_s() - t0, job.size, (long long)(worst >> 10));
+    return 0;
+}
+
 /* nest: a task that submits itself to depth 64 and gets each child. */
 static int scenario_nest(void)
 {
@@ -1927,6 +1994,7 @@ static const scenario_t scenarios[] = {
     {"errors", scenario_errors},       {"badinput", scenario_badinput},
     {"many", scenario_many},           {"nest", scenario_nest},
     {"fanin", scenario_fanin},         {"threads", scenario_threads},
+    {"million", scenario_million},
 };
 
 #define NUM_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
