@@ -6,7 +6,9 @@
  * init: every rank must hold the same names in the same order, which the
  * wire-up checks with a digest. Tasks then name functions by index.
  * Thread safety: registration is serialized by a mutex; lookups after the
- * freeze read an immutable table without locks.
+ * freeze read an immutable table without locks, through an index by name
+ * hash built at the freeze (every rmpi_submit and rmpi_actor_call looks a
+ * name up, so that path is a hash probe, not a scan under a lock).
  */
 #include "runtime/rt_int.h"
 
@@ -22,6 +24,10 @@ static pthread_mutex_t rt_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static rt_fn_t        *rt_fns;
 static size_t          rt_num_fns, rt_fns_capacity;
 static bool            rt_frozen;
+
+/* Open addressing over rt_fns indices + 1 (0: empty), built at the freeze. */
+static uint32_t *rt_fn_index;
+static size_t    rt_fn_index_mask;
 
 static rmpi_status_t rt_registry_grow(void)
 {
@@ -155,17 +161,55 @@ int rt_registry_find_method(uint32_t cls, const char *method)
     return index >= 0 && rt_fns[index].kind == RT_FN_ACTOR_METHOD ? index : -1;
 }
 
+/* The name index (at most half full); without memory lookups stay linear. */
+static void rt_registry_index_locked(void)
+{
+    size_t slots = 16;
+
+    while (slots < 2 * rt_num_fns) {
+        slots *= 2;
+    }
+    rt_fn_index = calloc(slots, sizeof(*rt_fn_index));
+    if (rt_fn_index == NULL) {
+        return;
+    }
+    rt_fn_index_mask = slots - 1;
+    for (size_t i = 0; i < rt_num_fns; ++i) {
+        size_t slot = base_hash_str(rt_fns[i].name) & rt_fn_index_mask;
+
+        while (rt_fn_index[slot] != 0) {
+            slot = (slot + 1) & rt_fn_index_mask;
+        }
+        rt_fn_index[slot] = (uint32_t)i + 1;
+    }
+}
+
+static int rt_registry_probe(const char *name)
+{
+    size_t slot = base_hash_str(name) & rt_fn_index_mask;
+
+    for (; rt_fn_index[slot] != 0; slot = (slot + 1) & rt_fn_index_mask) {
+        if (strcmp(rt_fns[rt_fn_index[slot] - 1].name, name) == 0) {
+            return (int)rt_fn_index[slot] - 1;
+        }
+    }
+    return -1;
+}
+
 void rt_registry_freeze(void)
 {
     pthread_mutex_lock(&rt_registry_lock);
-    rt_frozen = true;
+    rt_registry_index_locked();
+    __atomic_store_n(&rt_frozen, true, __ATOMIC_RELEASE); /* the index before the flag */
     pthread_mutex_unlock(&rt_registry_lock);
 }
 
 void rt_registry_thaw(void)
 {
     pthread_mutex_lock(&rt_registry_lock);
-    rt_frozen = false;
+    __atomic_store_n(&rt_frozen, false, __ATOMIC_RELEASE);
+    free(rt_fn_index);
+    rt_fn_index = NULL;
     pthread_mutex_unlock(&rt_registry_lock);
 }
 
@@ -188,6 +232,9 @@ int rt_registry_find(const char *name)
 {
     int index;
 
+    if (__atomic_load_n(&rt_frozen, __ATOMIC_ACQUIRE) && rt_fn_index != NULL) {
+        return rt_registry_probe(name); /* immutable until the thaw at shutdown */
+    }
     pthread_mutex_lock(&rt_registry_lock);
     index = rt_registry_find_locked(name);
     pthread_mutex_unlock(&rt_registry_lock);
