@@ -844,12 +844,29 @@ static bool sched_scope_has_room(const sched_ctx_t *ctx, const sched_scope_t *sc
     return false;
 }
 
+/* A GPU task goes to the rank holding its device objects while that rank has room. */
+static bool sched_pick_device_rank(const sched_ctx_t *ctx, const rt_sched_req_t *req, int *rank_p)
+{
+    int rank = req->device_rank;
+
+    if (!req->has_device_rank || rank < 0 || rank >= ctx->cluster->num_ranks ||
+        !(ctx->demand->gpus > 0) || !sched_is_candidate(ctx, rank) ||
+        sched_rank_load(ctx->cluster, rank) > RT_SCHED_SPILLOVER) {
+        return false;
+    }
+    *rank_p = rank;
+    return true;
+}
+
 static rmpi_status_t sched_pick_default(const sched_ctx_t *ctx, const rt_sched_req_t *req,
                                         int *rank_p, char *reason, size_t len)
 {
     int           node = sched_preferred_node(ctx->cluster, req);
     sched_scope_t scope;
 
+    if (sched_pick_device_rank(ctx, req, rank_p)) {
+        return RMPI_OK;
+    }
     if (node >= 0) {
         scope = sched_scope_node(ctx->cluster, node);
         if (sched_scope_has_room(ctx, &scope) && sched_pick_least_loaded(ctx, &scope, rank_p)) {

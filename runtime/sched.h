@@ -96,6 +96,14 @@ typedef struct rt_sched_req {
     bool                   soft;
     const rt_node_bytes_t *locality; /**< may be NULL */
     size_t                 num_locality;
+    /**
+     * With @a has_device_rank: the rank holding most of the task's
+     * device-object argument bytes (at least RT_SCHED_LOCALITY_MIN). A task
+     * that asks for GPUs goes there while it has room: it then reads them in
+     * place, with no copy.
+     */
+    bool has_device_rank;
+    int  device_rank;
 } rt_sched_req_t;
 
 /**

@@ -498,17 +498,50 @@ static size_t rt_task_locality(const rt_task_t *task, rt_node_bytes_t *nodes, si
     return count;
 }
 
+/* The rank holding most of the task's device-object bytes (at least the locality minimum), or -1.
+ */
+static int rt_task_device_rank(const rt_task_t *task)
+{
+    int      best       = -1;
+    uint64_t best_bytes = 0;
+
+    for (uint32_t i = 0; i < task->spec.num_args; ++i) {
+        const rt_value_t *value = &task->spec.args[i].value;
+        uint64_t          bytes = 0;
+
+        if (value->kind != RT_VALUE_STORED || value->loc.device == RT_LOC_HOST) {
+            continue;
+        }
+        for (uint32_t j = 0; j < task->spec.num_args; ++j) { /* all its device bytes on that rank */
+            const rt_value_t *other = &task->spec.args[j].value;
+
+            if (other->kind == RT_VALUE_STORED && other->loc.device != RT_LOC_HOST &&
+                other->loc.rank == value->loc.rank) {
+                bytes += other->loc.size;
+            }
+        }
+        if (bytes >= RT_SCHED_LOCALITY_MIN && bytes > best_bytes) {
+            best       = value->loc.rank;
+            best_bytes = bytes;
+        }
+    }
+    return best;
+}
+
 static rmpi_status_t rt_task_pick(rt_task_t *task, int *rank_p, char *why, size_t why_len)
 {
     rt_node_bytes_t nodes[8];
-    rt_sched_req_t  req = {
-         .demand        = &task->demand,
-         .strategy      = task->strategy,
-         .affinity_node = task->affinity_node,
-         .affinity_rank = task->affinity_rank,
-         .soft          = task->soft,
-         .locality      = nodes,
-         .num_locality  = rt_task_locality(task, nodes, 8),
+    int             device_rank = rt_task_device_rank(task);
+    rt_sched_req_t  req         = {
+                 .has_device_rank = device_rank >= 0,
+                 .device_rank     = device_rank,
+                 .demand          = &task->demand,
+                 .strategy        = task->strategy,
+                 .affinity_node   = task->affinity_node,
+                 .affinity_rank   = task->affinity_rank,
+                 .soft            = task->soft,
+                 .locality        = nodes,
+                 .num_locality    = rt_task_locality(task, nodes, 8),
     };
 
     return rt_sched_pick(rt.cluster, &req, rank_p, why, why_len);

@@ -491,6 +491,45 @@ static void test_locality(void **state)
     rt_cluster_destroy(cluster);
 }
 
+/* A GPU task goes to the rank holding its device objects while that rank has room. */
+static void test_device_rank(void **state)
+{
+    rt_cluster_t   *cluster = cluster_new(4, 0, 2, 1); /* nodes {0, 1}, {2, 3} */
+    rt_resvec_t     gpu = {.cpus = 1, .gpus = 1, .memory = GIB}, demand = {.gpus = 0.5};
+    rt_node_bytes_t where = {.node = 0, .bytes = 4 << 20}; /* host bytes pull elsewhere */
+    rt_sched_req_t  req   = {.demand          = &demand,
+                             .locality        = &where,
+                             .num_locality    = 1,
+                             .has_device_rank = true,
+                             .device_rank     = 3};
+    int             counts[MAX_RANKS];
+
+    (void)state;
+    for (int rank = 0; rank < 4; ++rank) {
+        set_rank_res(cluster, rank, rank / 2, &gpu);
+    }
+    pick_counts(cluster, &req, 100, counts);
+    assert_int_equal(counts[3], 100);
+
+    /* A CPU task ignores it: node locality and load decide. */
+    demand.gpus = 0;
+    pick_counts(cluster, &req, 100, counts);
+    assert_int_equal(counts[0] + counts[1], 100);
+
+    /* The holder beyond the spill-over load: the rest of the job takes it. */
+    demand.gpus = 0.5;
+    rt_cluster_load_report(cluster, 3, 2, 1);
+    pick_counts(cluster, &req, 100, counts);
+    assert_int_equal(counts[3], 0);
+
+    /* A dead holder is no candidate. */
+    rt_cluster_load_report(cluster, 3, 0, 1);
+    rt_cluster_mark_dead(cluster, 3);
+    pick_counts(cluster, &req, 100, counts);
+    assert_int_equal(counts[3], 0);
+    rt_cluster_destroy(cluster);
+}
+
 /* Pick once for @a req and count the task as pushed there. */
 static int pick_push(rt_cluster_t *cluster, const rt_sched_req_t *req)
 {
@@ -813,6 +852,7 @@ int main(void)
         cmocka_unit_test(test_dead_ranks),
         cmocka_unit_test(test_spread_round_robin),
         cmocka_unit_test(test_locality),
+        cmocka_unit_test(test_device_rank),
         cmocka_unit_test(test_spill_over),
         cmocka_unit_test(test_ties),
         cmocka_unit_test(test_balance),
