@@ -498,34 +498,45 @@ static size_t rt_task_locality(const rt_task_t *task, rt_node_bytes_t *nodes, si
     return count;
 }
 
-/* The rank holding most of the task's device-object bytes (at least the locality minimum), or -1.
+/*
+ * The rank holding most of the task's device-object bytes (at least the
+ * locality minimum), or -1; like rt_task_locality, it tracks up to 8 ranks.
  */
+typedef struct rt_rank_bytes {
+    int      rank;
+    uint64_t bytes;
+} rt_rank_bytes_t;
+
 static int rt_task_device_rank(const rt_task_t *task)
 {
-    int      best       = -1;
-    uint64_t best_bytes = 0;
+    rt_rank_bytes_t ranks[8];
+    size_t          count = 0;
+    int             best  = -1;
 
     for (uint32_t i = 0; i < task->spec.num_args; ++i) {
         const rt_value_t *value = &task->spec.args[i].value;
-        uint64_t          bytes = 0;
+        size_t            k;
 
         if (value->kind != RT_VALUE_STORED || value->loc.device == RT_LOC_HOST) {
             continue;
         }
-        for (uint32_t j = 0; j < task->spec.num_args; ++j) { /* all its device bytes on that rank */
-            const rt_value_t *other = &task->spec.args[j].value;
-
-            if (other->kind == RT_VALUE_STORED && other->loc.device != RT_LOC_HOST &&
-                other->loc.rank == value->loc.rank) {
-                bytes += other->loc.size;
-            }
+        for (k = 0; k < count && ranks[k].rank != value->loc.rank; ++k) {
         }
-        if (bytes >= RT_SCHED_LOCALITY_MIN && bytes > best_bytes) {
-            best       = value->loc.rank;
-            best_bytes = bytes;
+        if (k == count) {
+            if (count == 8) {
+                continue;
+            }
+            ranks[count++] = (rt_rank_bytes_t){value->loc.rank, 0};
+        }
+        ranks[k].bytes += value->loc.size;
+    }
+    for (size_t k = 0; k < count; ++k) {
+        if (ranks[k].bytes >= RT_SCHED_LOCALITY_MIN &&
+            (best < 0 || ranks[k].bytes > ranks[(size_t)best].bytes)) {
+            best = (int)k;
         }
     }
-    return best;
+    return best < 0 ? -1 : ranks[best].rank;
 }
 
 static rmpi_status_t rt_task_pick(rt_task_t *task, int *rank_p, char *why, size_t why_len)
