@@ -9,7 +9,8 @@
  *    copies them back when a task needs them, data intact;
  *  - an object larger than the device is a clear error; a CPU task cannot
  *    return one; freeing the refs frees the device memory;
- *  - the rank's object store is page-locked for GPU copies (RT_GPU_PIN_STORE).
+ *  - the rank's object store is page-locked for GPU copies (RT_GPU_PIN_STORE);
+ *  - a failed kernel launch fails its task with RMPI_ERR_DEVICE; the next works.
  */
 #include "unit_mpi.h"
 
@@ -329,6 +330,49 @@ static void test_bad_requests(void **state)
     assert_int_equal(stats.objects, 0);
 }
 
+/* Launches the built-in empty kernel on its stream; returns the launch's status. */
+RMPI_REMOTE(devobj_launch)
+{
+    rmpi_gpu_kernel_h kernel;
+    rmpi_status_t     status;
+
+    (void)args, (void)nargs;
+    status = rmpi_gpu_builtin_kernel(ctx, "empty", &kernel);
+    if (status == RMPI_OK) {
+        status = rmpi_gpu_launch(ctx, kernel, (rmpi_gpu_dim3_t){1, 1, 1},
+                                 (rmpi_gpu_dim3_t){1, 1, 1}, 0, NULL);
+    }
+    if (status != RMPI_OK) {
+        rmpi_task_error(ctx, "launch: %s", rmpi_status_str(status));
+    }
+    return status;
+}
+
+/*
+ * The double fails the first cuLaunchKernel (setup): that task fails with
+ * RMPI_ERR_DEVICE and its message; the rank and its GPU go on, the next
+ * launch works.
+ */
+static void test_launch_failure(void **state)
+{
+    rmpi_ref_t    ref;
+    rmpi_object_t out;
+
+    (void)state;
+    if (getenv("RAYMPI_GPU_TEST_REAL") != NULL || !gpu_builtin_available()) {
+        skip(); /* needs the double's injected failure and the built-in kernels (nvcc) */
+    }
+    assert_int_equal(rmpi_submit("devobj_launch", NULL, 0, &half_gpu, &ref), RMPI_OK);
+    assert_int_equal(rmpi_get(&ref, 1, 30, &out), RMPI_ERR_DEVICE);
+    assert_non_null(strstr(out.error, "launch"));
+    rmpi_object_release(&out);
+    assert_int_equal(rmpi_ref_free(ref), RMPI_OK);
+    assert_int_equal(rmpi_submit("devobj_launch", NULL, 0, &half_gpu, &ref), RMPI_OK);
+    assert_int_equal(rmpi_get(&ref, 1, 30, &out), RMPI_OK);
+    rmpi_object_release(&out);
+    assert_int_equal(rmpi_ref_free(ref), RMPI_OK);
+}
+
 /* The double's count of page-locked host ranges (cuMemHostRegister). */
 static int registered_ranges(void)
 {
@@ -364,6 +408,7 @@ static int setup(void **state)
         setenv("RAYMPI_GPU_LIBCUDA", GPU_TEST_DOUBLE_PATH, 1);
         setenv("RMPI_CUDA_DOUBLE_DEVICES", "2", 1);
         setenv("RMPI_CUDA_DOUBLE_MEM", "64M", 1);
+        setenv("RMPI_CUDA_DOUBLE_FAIL", "cuLaunchKernel:1:CUDA_ERROR_LAUNCH_FAILED", 1);
     }
     setenv("RAYMPI_STORE_ARENA_SIZE", "64M", 1);
     sem_init(&blocker_started, 0, 0);
@@ -388,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_spill_and_restore),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_store_is_pinned),
+        cmocka_unit_test(test_launch_failure),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
