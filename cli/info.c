@@ -2,14 +2,16 @@
  * cli/info.c - `ray-mpi info`: what this installation is and what it would do.
  *
  * Without -c: version, the versions of MPI and UCX it was built against, the
- * configure arguments, and the job id and run directory a rank started here
- * would use. With -c: every configuration key with its current value.
+ * configure arguments, GPU support (built-in kernels, the driver and devices
+ * seen here), and the job id and run directory a rank started here would use.
+ * With -c: every configuration key with its current value.
  */
 #include "cli/cli.h"
 
 #include "config.h"
 
 #include "base/rundir.h"
+#include "gpu/gpu.h"
 
 #include <getopt.h>
 #include <mpi.h>
@@ -104,6 +106,20 @@ static int info_print_config_keys(bool key_help)
     return 0;
 }
 
+/* One line: built-in kernels, and the devices this process sees (or why none). */
+static void info_print_gpu(void)
+{
+    const char *kernels = gpu_builtin_available() ? "built-in kernels" : "no built-in kernels";
+
+    if (gpu_init() == RMPI_OK) {
+        printf("gpu:        %s; %d device(s), driver %d\n", kernels, gpu_device_count(),
+               gpu_driver_version());
+        gpu_finalize();
+    } else {
+        printf("gpu:        %s; %s\n", kernels, gpu_absent_reason());
+    }
+}
+
 static bool info_inside_job(void)
 {
     return getenv("RAYMPI_JOB_ID") != NULL || getenv("SLURM_JOB_ID") != NULL ||
@@ -142,5 +158,6 @@ int cli_info_main(int argc, char **argv)
     }
     cli_print_version(stdout);
     printf("configure:  %s\n", RMPI_BUILD_CONFIG[0] != '\0' ? RMPI_BUILD_CONFIG : "(defaults)");
+    info_print_gpu();
     return info_print_job();
 }

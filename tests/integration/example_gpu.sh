@@ -22,6 +22,11 @@ else
     gpu_env=()
 fi
 
+if ! "$RAY_MPI" info 2>/dev/null | grep -q '^gpu: *built-in kernels'; then
+    echo "SKIP: the library carries no built-in kernels (configure found no nvcc)"
+    exit 77
+fi
+
 saxpy_ok()
 {
     local ranks=$1 n=$2
