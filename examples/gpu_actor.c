@@ -8,21 +8,20 @@
  * share a device. Each constructor allocates x[i] = i + 1 and y = 0 (N floats) on
  * the device the runtime gave it (rmpi_task_gpu) and loads the saxpy kernel; then
  * STEPS (default 10) calls of axpy(a = step) each launch y += a * x on the call's
- * stream (rmpi_task_stream) without waiting: the runtime synchronizes that stream
+ * stream (rmpi_gpu_launch) without waiting: the runtime synchronizes that stream
  * before the call's result is sealed, so the next call, read(), sees the sum. The
  * constructor, every call and the destructor run with the actor's device context
- * current, so they call the CUDA driver directly. The last line is for scripts:
+ * current. The last line is for scripts:
  *
  *     RESULT actors=2 steps=10 n=4096 error=0 ok
  *
  * "ok" when every actor's y[i] is (i + 1) * STEPS * (STEPS + 1) / 2.
  *
- * The driver library is the one the runtime opened: RAYMPI_GPU_LIBCUDA (the CUDA
- * driver double in tests) or libcuda.so.1. The kernel is saxpy as PTX (the same
- * code as the runtime's built-in gpu/kernels/saxpy.cu), which the driver compiles
- * for the device it runs on. Without a GPU the actors are infeasible and it says so.
+ * The kernel is the library's built-in saxpy (rmpi_gpu_builtin_kernel); device
+ * memory that lives as long as the actor comes from rmpi_gpu_alloc. Needs GPUs
+ * (or the CUDA driver double of the tests) and a library built with nvcc;
+ * without them it says so.
  */
-#include <dlfcn.h>
 #include <math.h>
 #include <raympi.h>
 #include <stdint.h>
@@ -35,65 +34,12 @@
 #define GA_ACTORS_MAX 64
 #define GA_GRID ((GA_N + 255) / 256) /* blocks of 256 threads, one per element */
 
-static const char ga_saxpy_ptx[] =
-    ".version 7.0\n.target sm_75\n.address_size 64\n\n"
-    ".visible .entry saxpy(.param .u32 p_n, .param .f32 p_a, .param .u64 p_x, .param .u64 p_y)\n"
-    "{\n\t.reg .pred %p<2>;\n\t.reg .f32 %f<5>;\n\t.reg .b32 %r<6>;\n\t.reg .b64 %rd<8>;\n"
-    "\tld.param.u32 %r2, [p_n];\n\tld.param.f32 %f1, [p_a];\n"
-    "\tld.param.u64 %rd1, [p_x];\n\tld.param.u64 %rd2, [p_y];\n"
-    "\tmov.u32 %r3, %ctaid.x;\n\tmov.u32 %r4, %ntid.x;\n\tmov.u32 %r5, %tid.x;\n"
-    "\tmad.lo.s32 %r1, %r3, %r4, %r5;\n\tsetp.ge.s32 %p1, %r1, %r2;\n\t@%p1 bra DONE;\n"
-    "\tcvta.to.global.u64 %rd3, %rd1;\n\tmul.wide.s32 %rd4, %r1, 4;\n"
-    "\tadd.s64 %rd5, %rd3, %rd4;\n\tld.global.f32 %f2, [%rd5];\n"
-    "\tcvta.to.global.u64 %rd6, %rd2;\n\tadd.s64 %rd7, %rd6, %rd4;\n"
-    "\tld.global.f32 %f3, [%rd7];\n\tfma.rn.f32 %f4, %f2, %f1, %f3;\n"
-    "\tst.global.f32 [%rd7], %f4;\nDONE:\n\tret;\n}\n";
-
-/* --- the CUDA driver entry points used (cuda.h types spelled out: no toolkit needed) ---- */
-
-typedef struct ga_driver {
-    int (*module_load)(void **module, const void *image);
-    int (*module_function)(void **fn, void *module, const char *name);
-    int (*module_unload)(void *module);
-    int (*mem_alloc)(uint64_t *ptr, size_t size);
-    int (*mem_free)(uint64_t ptr);
-    int (*htod)(uint64_t dst, const void *src, size_t size);
-    int (*dtoh)(void *dst, uint64_t src, size_t size);
-    int (*launch)(void *fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
-                  unsigned bz, unsigned shmem, void *stream, void **params, void **extra);
-} ga_driver_t;
-
-/* The library the runtime already opened, so handles and contexts are shared. */
-static rmpi_status_t ga_driver_open(ga_driver_t *drv)
-{
-    const char *path = getenv("RAYMPI_GPU_LIBCUDA");
-    void       *lib  = dlopen(path != NULL ? path : "libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-
-    if (lib == NULL) {
-        return RMPI_ERR_NO_DEVICE;
-    }
-    *(void **)&drv->module_load     = dlsym(lib, "cuModuleLoadData");
-    *(void **)&drv->module_function = dlsym(lib, "cuModuleGetFunction");
-    *(void **)&drv->module_unload   = dlsym(lib, "cuModuleUnload");
-    *(void **)&drv->mem_alloc       = dlsym(lib, "cuMemAlloc_v2");
-    *(void **)&drv->mem_free        = dlsym(lib, "cuMemFree_v2");
-    *(void **)&drv->htod            = dlsym(lib, "cuMemcpyHtoD_v2");
-    *(void **)&drv->dtoh            = dlsym(lib, "cuMemcpyDtoH_v2");
-    *(void **)&drv->launch          = dlsym(lib, "cuLaunchKernel");
-    /* The handle stays open: the runtime holds the library for the job anyway. */
-    return drv->module_load && drv->module_function && drv->module_unload && drv->mem_alloc &&
-                   drv->mem_free && drv->htod && drv->dtoh && drv->launch
-               ? RMPI_OK
-               : RMPI_ERR_NO_DEVICE;
-}
-
 /* --- the actor ---------------------------------------------------------------------------- */
 
 typedef struct ga_state {
-    ga_driver_t drv;
-    int         dev;
-    void       *module, *saxpy;
-    uint64_t    x, y;
+    int               dev;
+    rmpi_gpu_kernel_h saxpy;
+    uint64_t          x, y;
 } ga_state_t;
 
 static void ga_free(void *state)
@@ -102,32 +48,30 @@ static void ga_free(void *state)
 
     /* The runtime made the actor's device current for its destructor, too. */
     if (ga->y != 0) {
-        ga->drv.mem_free(ga->y);
+        rmpi_gpu_free(ga->dev, ga->y);
     }
     if (ga->x != 0) {
-        ga->drv.mem_free(ga->x);
-    }
-    if (ga->module != NULL) {
-        ga->drv.module_unload(ga->module);
+        rmpi_gpu_free(ga->dev, ga->x);
     }
     free(ga);
 }
 
-static rmpi_status_t ga_setup(ga_state_t *ga)
+static rmpi_status_t ga_setup(rmpi_task_ctx_h ctx, ga_state_t *ga)
 {
-    static float x[GA_N], zero[GA_N];
+    static float  x[GA_N], zero[GA_N];
+    rmpi_status_t status;
 
     for (int i = 0; i < GA_N; ++i) {
         x[i] = (float)(i + 1);
     }
-    if (ga_driver_open(&ga->drv) != RMPI_OK ||
-        ga->drv.module_load(&ga->module, ga_saxpy_ptx) != 0 ||
-        ga->drv.module_function(&ga->saxpy, ga->module, "saxpy") != 0 ||
-        ga->drv.mem_alloc(&ga->x, sizeof(x)) != 0 || ga->drv.mem_alloc(&ga->y, sizeof(zero)) != 0 ||
-        ga->drv.htod(ga->x, x, sizeof(x)) != 0 || ga->drv.htod(ga->y, zero, sizeof(zero)) != 0) {
-        return RMPI_ERR_DEVICE;
+    if ((status = rmpi_gpu_builtin_kernel(ctx, "saxpy", &ga->saxpy)) != RMPI_OK ||
+        (status = rmpi_gpu_alloc(ctx, sizeof(x), &ga->x)) != RMPI_OK ||
+        (status = rmpi_gpu_alloc(ctx, sizeof(zero), &ga->y)) != RMPI_OK ||
+        (status = rmpi_gpu_copy_to_device(ctx, ga->x, x, sizeof(x))) != RMPI_OK ||
+        (status = rmpi_gpu_copy_to_device(ctx, ga->y, zero, sizeof(zero))) != RMPI_OK) {
+        return status;
     }
-    return RMPI_OK;
+    return rmpi_gpu_sync(ctx); /* x and zero are static, but say when the copies are done */
 }
 
 /* Saxpy(): x and y on the device the actor holds (its context is current here). */
@@ -141,9 +85,10 @@ static rmpi_status_t ga_new(rmpi_task_ctx_h ctx, const rmpi_arg_t *args, size_t 
         return RMPI_ERR_NO_MEMORY;
     }
     ga->dev = rmpi_task_gpu(ctx);
-    status  = ga_setup(ga);
+    status  = ga_setup(ctx, ga);
     if (status != RMPI_OK) {
-        rmpi_task_error(ctx, "saxpy actor: the GPU setup on device %d failed", ga->dev);
+        rmpi_task_error(ctx, "saxpy actor: the GPU setup on device %d failed: %s", ga->dev,
+                        rmpi_status_str(status));
         ga_free(ga);
         return status;
     }
@@ -161,15 +106,15 @@ RMPI_ACTOR_METHOD(Saxpy, axpy)
     ga_state_t *ga = rmpi_actor_state(ctx);
     int         n  = GA_N;
     float       a;
-    void       *stream, *params[] = {&n, &a, &ga->x, &ga->y};
+    void       *params[] = {&n, &a, &ga->x, &ga->y};
 
     if (nargs != 1 || args[0].size != sizeof(a)) {
         rmpi_task_error(ctx, "axpy expects one float");
         return RMPI_ERR_INVALID_ARG;
     }
     memcpy(&a, args[0].data, sizeof(a));
-    if (rmpi_task_stream(ctx, &stream) != RMPI_OK ||
-        ga->drv.launch(ga->saxpy, GA_GRID, 1, 1, 256, 1, 1, 0, stream, params, NULL) != 0) {
+    if (rmpi_gpu_launch(ctx, ga->saxpy, (rmpi_gpu_dim3_t){GA_GRID, 1, 1},
+                        (rmpi_gpu_dim3_t){256, 1, 1}, 0, params) != RMPI_OK) {
         rmpi_task_error(ctx, "axpy: the launch on device %d failed", ga->dev);
         return RMPI_ERR_DEVICE;
     }
@@ -187,11 +132,11 @@ RMPI_ACTOR_METHOD(Saxpy, read)
 
     (void)args, (void)nargs;
     if (rmpi_return_alloc(ctx, 0, GA_N * sizeof(float), NULL, &buf) != RMPI_OK ||
-        ga->drv.dtoh(buf, ga->y, GA_N * sizeof(float)) != 0) {
+        rmpi_gpu_copy_to_host(ctx, buf, ga->y, GA_N * sizeof(float)) != RMPI_OK) {
         rmpi_task_error(ctx, "read: the copy from device %d failed", ga->dev);
         return RMPI_ERR_DEVICE;
     }
-    return RMPI_OK;
+    return RMPI_OK; /* the copy finishes before the return is sealed */
 }
 
 /* --- the driver ----------------------------------------------------------------------------- */

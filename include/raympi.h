@@ -375,6 +375,16 @@ RMPI_API rmpi_status_t rmpi_gpu_copy_on_device(rmpi_task_ctx_h ctx, uint64_t dst
  * RMPI_ERR_NO_MEMORY when the device is full even after spilling device objects.
  */
 RMPI_API rmpi_status_t rmpi_gpu_scratch(rmpi_task_ctx_h ctx, size_t size, uint64_t *devptr_p);
+/**
+ * @a size bytes of device memory on the task's GPU that outlive the task, for
+ * state an actor keeps on its device across calls; free it with
+ * rmpi_gpu_free (a destructor runs with the actor's device current). Counts
+ * against the device's memory like device objects (which are spilled to make
+ * room). RMPI_ERR_NO_MEMORY when it does not fit.
+ */
+RMPI_API rmpi_status_t rmpi_gpu_alloc(rmpi_task_ctx_h ctx, size_t size, uint64_t *devptr_p);
+/** Free memory of rmpi_gpu_alloc on GPU @a device; RMPI_ERR_INVALID_ARG for anything else. */
+RMPI_API rmpi_status_t rmpi_gpu_free(int device, uint64_t devptr);
 /** Wait for everything queued on the task's stream. */
 RMPI_API rmpi_status_t rmpi_gpu_sync(rmpi_task_ctx_h ctx);
 

@@ -3,6 +3,7 @@
  * (raympi.h, "GPU work in a task"): built-in kernels, launches and copies on
  * the task's stream, through gpu/, so programs need not link libcuda.
  */
+#include "runtime/devobj.h"
 #include "runtime/rt_int.h"
 
 #include "base/log.h"
@@ -76,4 +77,31 @@ rmpi_status_t rmpi_gpu_sync(rmpi_task_ctx_h ctx)
     rmpi_status_t status = rt_task_gpu_stream(ctx, "rmpi_gpu_sync", &stream);
 
     return status == RMPI_OK ? gpu_stream_sync(stream) : status;
+}
+
+rmpi_status_t rmpi_gpu_alloc(rmpi_task_ctx_h ctx, size_t size, uint64_t *devptr_p)
+{
+    gpu_stream_h  stream;
+    gpu_devptr_t  ptr;
+    rmpi_status_t status;
+
+    if (devptr_p == NULL) {
+        return RMPI_ERR_INVALID_ARG;
+    }
+    status = rt_task_gpu_stream(ctx, "rmpi_gpu_alloc", &stream);
+    if (status == RMPI_OK) {
+        status = rt_devobj_alloc(ctx->item.gpu_dev, size, &ptr);
+    }
+    if (status == RMPI_OK) {
+        *devptr_p = ptr;
+    } else if (status != RMPI_ERR_NO_DEVICE) {
+        base_error("rmpi_gpu_alloc: %zu bytes on GPU %d: %s", size, ctx->item.gpu_dev,
+                   rmpi_status_str(status));
+    }
+    return status;
+}
+
+rmpi_status_t rmpi_gpu_free(int device, uint64_t devptr)
+{
+    return gpu_mem_free(device, devptr);
 }
