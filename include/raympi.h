@@ -886,6 +886,9 @@ typedef struct rmpi_runtime_stats {
     uint64_t actors_owned;     /**< actors this rank created that are not dead */
     uint64_t actors_hosted;    /**< actors alive on this rank */
     uint64_t actor_refs;       /**< actors this rank has called or looked up */
+    uint64_t device_objects;   /**< device objects held on this rank (rmpi_return_device) */
+    uint64_t device_bytes;     /**< their bytes in GPU memory */
+    uint64_t device_spilled;   /**< their bytes spilled to host memory */
 } rmpi_runtime_stats_t;
 
 RMPI_API rmpi_status_t rmpi_runtime_stats(rmpi_runtime_stats_t *stats_p);

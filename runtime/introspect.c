@@ -3,6 +3,7 @@
  * runtime's counters.
  */
 #include "runtime/actor.h"
+#include "runtime/devobj.h"
 #include "runtime/rt_int.h"
 
 #include "base/log.h"
@@ -129,8 +130,9 @@ rmpi_status_t rmpi_available_resources(rmpi_resources_t *res_p)
 
 rmpi_status_t rmpi_runtime_stats(rmpi_runtime_stats_t *stats_p)
 {
-    rt_exec_stats_t exec;
-    store_stats_t   store;
+    rt_exec_stats_t   exec;
+    store_stats_t     store;
+    rt_devobj_stats_t dev;
 
     if (!rt_is_up()) {
         return RMPI_ERR_NOT_READY;
@@ -153,6 +155,10 @@ rmpi_status_t rmpi_runtime_stats(rmpi_runtime_stats_t *stats_p)
     stats_p->tasks_stolen    = atomic_load(&rt.stats.stolen);
     stats_p->store_objects   = store.objects;
     stats_p->store_bytes     = store.bytes_used;
+    rt_devobj_stats(&dev);
+    stats_p->device_objects = dev.objects;
+    stats_p->device_bytes   = dev.bytes_on_device;
+    stats_p->device_spilled = dev.bytes_spilled;
     pthread_mutex_lock(&rt.lock);
     rt_actor_stats(&stats_p->actors_owned, &stats_p->actors_hosted, &stats_p->actor_refs);
     pthread_mutex_unlock(&rt.lock);

@@ -286,6 +286,13 @@ static void test_spill_and_restore(void **state)
     rt_devobj_stats(&mid);
     assert_true(mid.spills - before.spills >= 2);
     assert_true(mid.bytes_spilled >= 24 * MIB);
+    {
+        rmpi_runtime_stats_t pub;
+
+        assert_int_equal(rmpi_runtime_stats(&pub), RMPI_OK);
+        assert_int_equal(pub.device_objects, N);
+        assert_int_equal(pub.device_bytes + pub.device_spilled, N * 12 * MIB);
+    }
     for (int i = 0; i < N; ++i) { /* the oldest were spilled: each read brings one back */
         use_object(objs[i], &half_gpu, &seen);
         assert_int_equal(seen.arg_dev, made[i].dev);
@@ -300,6 +307,13 @@ static void test_spill_and_restore(void **state)
     assert_int_equal(after.objects, 0);
     assert_int_equal(after.bytes_on_device, 0);
     assert_int_equal(after.bytes_spilled, 0);
+    {
+        rmpi_runtime_stats_t pub; /* the same figures through the public API */
+
+        assert_int_equal(rmpi_runtime_stats(&pub), RMPI_OK);
+        assert_int_equal(pub.device_objects, 0);
+        assert_int_equal(pub.device_bytes + pub.device_spilled, 0);
+    }
 }
 
 static void expect_make_fails(size_t size, const rmpi_task_options_t *opts, rmpi_status_t want)
