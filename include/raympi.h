@@ -876,6 +876,7 @@ typedef struct rmpi_runtime_stats {
     uint64_t actors_owned;     /**< actors this rank created that are not dead */
     uint64_t actors_hosted;    /**< actors alive on this rank */
     uint64_t actor_refs;       /**< actors this rank has called or looked up */
+    uint64_t store_pulls;      /**< ever: objects pulled into this rank's store from other nodes */
 } rmpi_runtime_stats_t;
 
 RMPI_API rmpi_status_t rmpi_runtime_stats(rmpi_runtime_stats_t *stats_p);

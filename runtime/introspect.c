@@ -153,6 +153,7 @@ rmpi_status_t rmpi_runtime_stats(rmpi_runtime_stats_t *stats_p)
     stats_p->tasks_stolen    = atomic_load(&rt.stats.stolen);
     stats_p->store_objects   = store.objects;
     stats_p->store_bytes     = store.bytes_used;
+    stats_p->store_pulls     = store.pulls;
     pthread_mutex_lock(&rt.lock);
     rt_actor_stats(&stats_p->actors_owned, &stats_p->actors_hosted, &stats_p->actor_refs);
     pthread_mutex_unlock(&rt.lock);

@@ -464,6 +464,28 @@ RMPI_REMOTE(rt_bytes)
     return st;
 }
 
+/* (object, int64 size, int64 seed) -> 1 when the object is size bytes of pattern_byte. */
+RMPI_REMOTE(rt_check_bytes)
+{
+    int64_t size, seed;
+
+    if (nargs != 3 || arg_i64(ctx, &args[1], &size) != RMPI_OK ||
+        arg_i64(ctx, &args[2], &seed) != RMPI_OK) {
+        return RMPI_ERR_INVALID_ARG;
+    }
+    if (args[0].size != (size_t)size) {
+        rmpi_task_error(ctx, "the object has %zu bytes, not %lld", args[0].size, (long long)size);
+        return RMPI_ERR_TASK_FAILED;
+    }
+    for (size_t i = 0; i < (size_t)size; i++) {
+        if (((const uint8_t *)args[0].data)[i] != pattern_byte(i, (uint8_t)seed)) {
+            rmpi_task_error(ctx, "byte %zu of the object differs", i);
+            return RMPI_ERR_TASK_FAILED;
+        }
+    }
+    return return_i64(ctx, 0, 1);
+}
+
 /* Registered by no one: for registration checks. */
 static rmpi_status_t rt_unused(rmpi_task_ctx_h ctx, const rmpi_arg_t *args, size_t nargs)
 {
@@ -1913,6 +1935,81 @@ static int scenario_threads(void)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Node-level pulls                                                          */
+/* ------------------------------------------------------------------------- */
+
+#define FANOUT_SIZE (16 << 20)
+#define FANOUT_MAX_READERS 64
+
+/* @a per_rank readers on each rank of @a node check @a obj at once (every slot busy). */
+static int read_on_node(rmpi_ref_t obj, int node, int per_rank, int64_t size, int64_t seed)
+{
+    rmpi_ref_t refs[FANOUT_MAX_READERS];
+    size_t     n = 0;
+
+    for (int r = 0; r < job.size; r++) {
+        for (int k = 0; k < per_rank && expected_node(r) == node && n < FANOUT_MAX_READERS; k++) {
+            rmpi_task_options_t opts    = opts_on_rank(r);
+            rmpi_task_arg_t     args[3] = {rmpi_arg_ref(obj), rmpi_arg_value(&size, sizeof(size)),
+                                           rmpi_arg_value(&seed, sizeof(seed))};
+            CHECK_OK(rmpi_submit("rt_check_bytes", args, 3, &opts, &refs[n++]));
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        TRY(expect_i64(refs[i], 1));
+    }
+    return free_refs(refs, n);
+}
+
+static uint64_t node_pulls(const rmpi_runtime_stats_t *before, const rmpi_runtime_stats_t *after,
+                           int node)
+{
+    uint64_t sum = 0;
+
+    for (int r = 0; r < job.size; r++) {
+        sum += expected_node(r) == node ? after[r].store_pulls - before[r].store_pulls : 0;
+    }
+    return sum;
+}
+
+/*
+ * nodepull: every slot of the last node reads one large object of rank 0's at once,
+ * then more readers there later: exactly one transfer crosses to that node, none to
+ * rank 0's, and every reader sees the bytes intact (noleak then proves the node copy
+ * went with the object).
+ */
+static int scenario_nodepull(void)
+{
+    rmpi_runtime_stats_t before[job.size], after[job.size];
+    rmpi_task_options_t  opts = opts_on_rank(0);
+    int64_t              size = FANOUT_SIZE, seed = 29;
+    int last = expected_num_nodes() - 1, slots = (int)env_double("RAYMPI_RT_NUM_CPUS", 1);
+    rmpi_task_arg_t args[2] = {rmpi_arg_value(&size, sizeof(size)),
+                               rmpi_arg_value(&seed, sizeof(seed))};
+    rmpi_ref_t      obj;
+    uint8_t         ready;
+    size_t          num_ready;
+
+    if (last == 0) {
+        printf("rt_api nodepull: one node, nothing to pull\n");
+        return 0;
+    }
+    CHECK_OK(rmpi_submit("rt_bytes", args, 2, &opts, &obj));
+    CHECK_OK(rmpi_wait(&obj, 1, 1, GET_TIMEOUT_S, 0, &ready, &num_ready));
+    CHECK(num_ready == 1);
+    TRY(collect_stats(before));
+    TRY(read_on_node(obj, last, slots > 1 ? slots : 1, size, seed));
+    TRY(read_on_node(obj, last, 1, size, seed));
+    TRY(collect_stats(after));
+    CHECKF(node_pulls(before, after, last) == 1, "%llu transfers crossed to node %d, not 1",
+           (unsigned long long)node_pulls(before, after, last), last);
+    CHECKF(node_pulls(before, after, 0) == 0, "%llu transfers to the holder's node",
+           (unsigned long long)node_pulls(before, after, 0));
+    CHECK_OK(rmpi_ref_free(obj));
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
 /* Main                                                                      */
 /* ------------------------------------------------------------------------- */
 
@@ -1927,6 +2024,7 @@ static const scenario_t scenarios[] = {
     {"errors", scenario_errors},       {"badinput", scenario_badinput},
     {"many", scenario_many},           {"nest", scenario_nest},
     {"fanin", scenario_fanin},         {"threads", scenario_threads},
+    {"nodepull", scenario_nodepull},
 };
 
 #define NUM_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
