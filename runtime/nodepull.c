@@ -401,7 +401,17 @@ static rmpi_status_t rt_np_ask(rt_np_wait_t *wait, const store_oid_t *oid, const
     if (status != RMPI_OK) {
         return status;
     }
-    status = rt_np_send(wait, oid, loc);
+    /*
+     * Registered first: a death reported from now on fails the wait; one
+     * reported before is seen here (the transport marks a rank dead before
+     * it runs the failure callbacks).
+     */
+    if (wait->puller != rt.rank && xport_peer_dead(rt.xp, wait->puller)) {
+        wait->puller_died = true;
+        status            = RMPI_ERR_PEER_DIED;
+    } else {
+        status = rt_np_send(wait, oid, loc);
+    }
     pthread_mutex_lock(&np.lock);
     while (status == RMPI_OK && !wait->done && rt_np_timedwait_locked(deadline)) {
     }
@@ -442,6 +452,10 @@ rmpi_status_t rt_nodepull_map(const store_oid_t *oid, const rt_location_t *loc, 
     for (int tries = 0; tries < rt.size && status == RMPI_ERR_PEER_DIED; ++tries) {
         wait   = (rt_np_wait_t){.puller = rt_np_choose(oid)};
         status = rt_np_ask(&wait, oid, loc, deadline);
+        if (status == RMPI_ERR_PEER_DIED && wait.puller != rt.rank &&
+            xport_peer_dead(rt.xp, wait.puller)) {
+            wait.puller_died = true; /* its send failed, or its answer never came */
+        }
         if (!(status == RMPI_ERR_PEER_DIED && wait.puller_died)) {
             break; /* the holder's death is the reader's error, as for a pull of its own */
         }

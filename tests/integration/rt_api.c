@@ -27,6 +27,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -484,6 +485,14 @@ RMPI_REMOTE(rt_check_bytes)
         }
     }
     return return_i64(ctx, 0, 1);
+}
+
+/* SIGKILL this rank (nodepull_kill: a node's puller dies while a reader waits for it). */
+RMPI_REMOTE(rt_die)
+{
+    (void)ctx, (void)args, (void)nargs;
+    raise(SIGKILL);
+    return RMPI_OK;
 }
 
 /* Registered by no one: for registration checks. */
@@ -2009,6 +2018,65 @@ static int scenario_nodepull(void)
     return 0;
 }
 
+#define KILL_FILL_SIZE (36 << 20) /* with a 48 MiB arena: no room for a 16 MiB copy */
+#define KILL_TRIES 12
+
+/* One reader of a new 16 MiB object on rank 2: 1 if it finished within 2 s, 0 if it waits. */
+static int read_or_wait(int64_t seed, rmpi_ref_t *obj_p, rmpi_ref_t *reader_p, int *done_p)
+{
+    rmpi_task_options_t on0 = opts_on_rank(0), on2 = opts_on_rank(2);
+    int64_t             size    = FANOUT_SIZE;
+    rmpi_task_arg_t     make[2] = {rmpi_arg_value(&size, sizeof(size)),
+                                   rmpi_arg_value(&seed, sizeof(seed))};
+    uint8_t             ready   = 0;
+    size_t              num_ready;
+
+    CHECK_OK(rmpi_submit("rt_bytes", make, 2, &on0, obj_p));
+    CHECK_OK(rmpi_wait(obj_p, 1, 1, GET_TIMEOUT_S, 0, &ready, &num_ready));
+    rmpi_task_arg_t check[3] = {rmpi_arg_ref(*obj_p), make[0], make[1]};
+    CHECK_OK(rmpi_submit("rt_check_bytes", check, 3, &on2, reader_p));
+    CHECK_OK(rmpi_wait(reader_p, 1, 1, 2.0, 0, &ready, &num_ready));
+    *done_p = num_ready == 1;
+    return 0;
+}
+
+/*
+ * nodepull_kill (4 ranks, 2 nodes, 48 MiB arenas, long put timeout; integration/
+ * rt_api_nodepull_kill.sh): rank 3's store is filled, so a pull whose puller is rank
+ * 3 waits there for room. Readers on rank 2 read new objects until one waits (its
+ * puller is rank 3: a reader pulling for itself finishes at once); then rank 3 dies
+ * mid-pull, and the reader must fail over (pull itself) and see the bytes intact.
+ */
+static int scenario_nodepull_kill(void)
+{
+    rmpi_task_options_t on3  = opts_on_rank(3);
+    int64_t             size = KILL_FILL_SIZE, seed = 1;
+    rmpi_task_arg_t     fill[2] = {rmpi_arg_value(&size, sizeof(size)),
+                                   rmpi_arg_value(&seed, sizeof(seed))};
+    rmpi_ref_t          filler, obj, reader, death;
+    uint8_t             ready;
+    size_t              num_ready;
+    int                 done = 1;
+
+    CHECKF(job.size == 4 && job.node_split == 2, "needs 4 ranks in 2 logical nodes");
+    CHECK_OK(rmpi_submit("rt_bytes", fill, 2, &on3, &filler));
+    CHECK_OK(rmpi_wait(&filler, 1, 1, GET_TIMEOUT_S, 0, &ready, &num_ready));
+    for (int k = 0; k < KILL_TRIES && done; k++) {
+        TRY(read_or_wait(100 + k, &obj, &reader, &done));
+        if (done) {
+            TRY(expect_i64(reader, 1));
+            TRY(free_refs((rmpi_ref_t[]){reader, obj}, 2));
+        }
+    }
+    CHECKF(!done, "no object of %d had rank 3 as its puller", KILL_TRIES);
+    on3.field_mask |= RMPI_TASK_OPT_NUM_CPUS | RMPI_TASK_OPT_MAX_RETRIES;
+    on3.num_cpus    = 0;
+    on3.max_retries = 0;
+    CHECK_OK(rmpi_submit("rt_die", NULL, 0, &on3, &death));
+    TRY(expect_i64(reader, 1)); /* failed over to rank 2, within GET_TIMEOUT_S */
+    return free_refs((rmpi_ref_t[]){reader, obj, death, filler}, 4);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Main                                                                      */
 /* ------------------------------------------------------------------------- */
@@ -2024,7 +2092,7 @@ static const scenario_t scenarios[] = {
     {"errors", scenario_errors},       {"badinput", scenario_badinput},
     {"many", scenario_many},           {"nest", scenario_nest},
     {"fanin", scenario_fanin},         {"threads", scenario_threads},
-    {"nodepull", scenario_nodepull},
+    {"nodepull", scenario_nodepull},   {"nodepull_kill", scenario_nodepull_kill},
 };
 
 #define NUM_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
