@@ -889,6 +889,7 @@ typedef struct rmpi_runtime_stats {
     uint64_t device_objects;   /**< device objects held on this rank (rmpi_return_device) */
     uint64_t device_bytes;     /**< their bytes in GPU memory */
     uint64_t device_spilled;   /**< their bytes spilled to host memory */
+    uint64_t store_pulls;      /**< ever: objects pulled into this rank's store from other nodes */
 } rmpi_runtime_stats_t;
 
 RMPI_API rmpi_status_t rmpi_runtime_stats(rmpi_runtime_stats_t *stats_p);

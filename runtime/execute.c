@@ -9,12 +9,12 @@
  */
 #include "runtime/actor.h"
 #include "runtime/devobj.h"
+#include "runtime/nodepull.h"
 #include "runtime/rt_int.h"
 #include "runtime/timeline.h"
 
 #include "base/log.h"
 #include "gpu/gpu.h"
-#include "objstore/remote.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -158,8 +158,8 @@ rmpi_status_t rt_map_stored(const store_oid_t *oid, const rt_location_t *loc, st
         status = rt_devobj_host_location(oid, loc, RT_PULL_TIMEOUT, &host);
         return status == RMPI_OK ? rt_map_stored(oid, &host, view_p, kind_p) : status;
     }
-    if (store_get(rt.store, oid, view_p) == RMPI_OK) {
-        *kind_p = loc->rank == rt.rank ? RT_MAP_LOCAL : RT_MAP_PULLED;
+    if (store_get(rt.store, oid, view_p) == RMPI_OK) { /* ours, or our node's copy */
+        *kind_p = loc->rank == rt.rank || rt_nodepull_kept(oid) ? RT_MAP_LOCAL : RT_MAP_PULLED;
         return RMPI_OK;
     }
     peer = &rt.peers[loc->rank];
@@ -167,13 +167,8 @@ rmpi_status_t rt_map_stored(const store_oid_t *oid, const rt_location_t *loc, st
         *kind_p = RT_MAP_PEER;
         return store_peer_get(rt.store, loc->rank, oid, loc->offset, loc->size, view_p);
     }
-    status = store_pull_wait(rt.store, loc->rank, peer->rkey, peer->rkey_len, oid, loc->offset,
-                             loc->size, RT_PULL_TIMEOUT);
-    if (status == RMPI_OK || status == RMPI_ERR_EXISTS) {
-        status = store_get(rt.store, oid, view_p);
-    }
-    *kind_p = RT_MAP_PULLED;
-    return status;
+    /* Another node's: it crosses to this node once, for every reader here. */
+    return rt_nodepull_map(oid, loc, RT_PULL_TIMEOUT, view_p, kind_p);
 }
 
 typedef struct rt_arg_map {

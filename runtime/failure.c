@@ -14,6 +14,7 @@
  */
 #include "runtime/actor.h"
 #include "runtime/devobj.h"
+#include "runtime/nodepull.h"
 #include "runtime/pg.h"
 #include "runtime/rt_int.h"
 
@@ -156,7 +157,8 @@ void rt_on_peer_failure(void *arg, int rank, rmpi_status_t reason)
     rt_fail_objects(rank);
     rt_fail_locates(rank);
     rt_pg_on_peer_failure(rank);
-    rt_devobj_rank_died(rank); /* readers waiting for its device objects' host copies */
+    rt_devobj_rank_died(rank);   /* readers waiting for its device objects' host copies */
+    rt_nodepull_rank_died(rank); /* readers waiting for it as their node's puller fail over */
     pthread_mutex_unlock(&rt.lock);
     rt_push_ready();
 }

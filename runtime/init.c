@@ -11,6 +11,7 @@
  */
 #include "runtime/actor.h"
 #include "runtime/devobj.h"
+#include "runtime/nodepull.h"
 #include "runtime/pg.h"
 #include "runtime/rt_int.h"
 #include "runtime/timeline.h"
@@ -84,7 +85,7 @@ static rmpi_status_t rt_tables_init(void)
         base_hash_init(&rt.borrows, &rt_borrows_ops, 64) != RMPI_OK ||
         base_hash_init(&rt.runs, &rt_runs_ops, 256) != RMPI_OK ||
         base_hash_init(&rt.locates, &rt_locates_ops, 64) != RMPI_OK ||
-        rt_devobj_init() != RMPI_OK) {
+        rt_devobj_init() != RMPI_OK || rt_nodepull_init() != RMPI_OK) {
         return RMPI_ERR_NO_MEMORY;
     }
     rt_actor_job_init();
@@ -213,6 +214,9 @@ static const rt_handler_t rt_handlers[RT_MSG_TYPE_LAST] = {
     [RT_MSG_PG_REPLY]         = rt_on_pg_reply,
     [RT_MSG_DEVOBJ_STAGE]     = rt_on_devobj_stage,
     [RT_MSG_DEVOBJ_STAGED]    = rt_on_devobj_staged,
+    [RT_MSG_NODE_PULL]        = rt_on_node_pull,
+    [RT_MSG_NODE_PULLED]      = rt_on_node_pulled,
+    [RT_MSG_NODE_COPY]        = rt_on_node_copy,
 };
 
 typedef struct rt_rndv {
@@ -911,6 +915,7 @@ static bool rt_free_obj(base_hash_node_t *node, void *arg)
 
     (void)arg;
     free(obj->data);
+    free(obj->copies);
     free(obj);
     return true;
 }
@@ -953,6 +958,7 @@ static bool rt_may_finalize_mpi(void)
 static void rt_teardown(bool finalize_mpi)
 {
     rt_checkpoint_stop();
+    rt_nodepull_stop(); /* its worker starts pulls: none may start during the detach */
     if (rt.store != NULL) {
         store_remote_detach(rt.store);
     }
@@ -966,6 +972,7 @@ static void rt_teardown(bool finalize_mpi)
         rt.exec = NULL;
     }
     rt_devobj_fini(); /* no task reads device objects any more; before the store and GPUs go */
+    rt_nodepull_fini();
     if (rt.store != NULL) {
         rt_signals_remove();
         store_destroy(rt.store);

@@ -159,6 +159,7 @@ rmpi_status_t rmpi_runtime_stats(rmpi_runtime_stats_t *stats_p)
     stats_p->device_objects = dev.objects;
     stats_p->device_bytes   = dev.bytes_on_device;
     stats_p->device_spilled = dev.bytes_spilled;
+    stats_p->store_pulls    = store.pulls;
     pthread_mutex_lock(&rt.lock);
     rt_actor_stats(&stats_p->actors_owned, &stats_p->actors_hosted, &stats_p->actor_refs);
     pthread_mutex_unlock(&rt.lock);

@@ -65,6 +65,9 @@ typedef enum rt_msg_type {
     RT_MSG_PG_REPLY,         /**< head -> rank: the answer, or a change it pushes */
     RT_MSG_DEVOBJ_STAGE,     /**< reader -> holder: copy a device object to your store */
     RT_MSG_DEVOBJ_STAGED,    /**< holder -> reader: where the host copy lies (msg_devobj.h) */
+    RT_MSG_NODE_PULL,        /**< reader -> its node's puller: pull for the node (msg_nodepull.h) */
+    RT_MSG_NODE_PULLED,      /**< puller -> reader: where the node copy lies */
+    RT_MSG_NODE_COPY,        /**< puller -> owner: a node copy to FREE with the object */
     RT_MSG_TYPE_LAST
 } rt_msg_type_t;
 

@@ -57,6 +57,7 @@ bool rt_obj_maybe_free(rt_obj_t *obj)
     if (obj->kind == RT_VALUE_STORED) {
         rt_free_copy(&obj->oid, &obj->loc);
     }
+    rt_free_node_copies(obj);
     rt_lineage_drop(obj->task);
     free(obj->data);
     free(obj);

@@ -7,6 +7,8 @@
  * transitions, so a busy borrower costs its owner two messages per object).
  */
 #include "runtime/devobj.h"
+#include "runtime/msg_nodepull.h"
+#include "runtime/nodepull.h"
 #include "runtime/rt_int.h"
 
 #include "base/log.h"
@@ -111,8 +113,72 @@ static void rt_delete_copy(const store_oid_t *oid)
     if (rt_devobj_delete(oid)) {
         return; /* a device object, and its host copy if it had one */
     }
+    rt_nodepull_forget(oid); /* a node copy is pinned like a primary one */
     (void)store_unpin(rt.store, oid);
     (void)store_delete(rt.store, oid);
+}
+
+/* Delete the node copy of @a oid that @a rank keeps (caller holds the lock). */
+static void rt_free_node_copy(const store_oid_t *oid, int rank)
+{
+    uint8_t buf[RT_MSG_HDR_LEN + 64];
+
+    if (rank == rt.rank) {
+        rt_delete_copy(oid);
+    } else if (rank >= 0 && rank < rt.size && !xport_peer_dead(rt.xp, rank)) {
+        (void)rt_send(rank, RT_MSG_FREE, buf, rt_free_encode(oid, 1, buf), false);
+    }
+}
+
+void rt_free_node_copies(rt_obj_t *obj)
+{
+    for (uint32_t i = 0; i < obj->num_copies; ++i) {
+        rt_free_node_copy(&obj->oid, obj->copies[i]);
+    }
+    free(obj->copies);
+    obj->copies     = NULL;
+    obj->num_copies = 0;
+}
+
+/* Note that @a rank keeps a node copy of @a obj; false when out of memory. */
+static bool rt_obj_add_copy(rt_obj_t *obj, int rank)
+{
+    int32_t *copies;
+
+    for (uint32_t i = 0; i < obj->num_copies; ++i) {
+        if (obj->copies[i] == rank) {
+            return true;
+        }
+    }
+    copies = realloc(obj->copies, (obj->num_copies + 1) * sizeof(*copies));
+    if (copies == NULL) {
+        return false;
+    }
+    obj->copies                    = copies;
+    obj->copies[obj->num_copies++] = rank;
+    return true;
+}
+
+/*
+ * A puller keeps a node copy of one of our objects (nodepull.h): remember it
+ * for FREE, or free it now when the object is gone already.
+ */
+void rt_on_node_copy(int src, const void *data, size_t len)
+{
+    store_oid_t oid;
+    rt_obj_t   *obj;
+
+    if (rt_node_copy_decode(data, len, &oid) != RMPI_OK || rt_oid_owner(&oid) != rt.rank) {
+        rt_count_bad(src, RT_MSG_NODE_COPY, RMPI_ERR_MESSAGE);
+        return;
+    }
+    pthread_mutex_lock(&rt.lock);
+    obj = rt_obj_find(&oid);
+    if (obj == NULL || obj->state != RT_OBJ_READY || obj->kind != RT_VALUE_STORED ||
+        !rt_obj_add_copy(obj, src)) {
+        rt_free_node_copy(&oid, src);
+    }
+    pthread_mutex_unlock(&rt.lock);
 }
 
 void rt_free_copy(const store_oid_t *oid, const rt_location_t *loc)

@@ -128,6 +128,8 @@ struct rt_obj {
     uint32_t          handles; /**< rmpi_ref_t handles on this rank, views included */
     uint32_t          borrows; /**< handles other ranks reported (REF_UPDATE) */
     uint32_t          uses;    /**< pending tasks taking it as an argument */
+    int32_t          *copies;  /**< ranks keeping node copies (nodepull.h), malloc'd */
+    uint32_t          num_copies;
     rt_task_t        *task;    /**< producing task while known (lineage) */
     base_list_t       listeners;
 };
@@ -425,6 +427,8 @@ void rt_steal_offer(void);
 /* Objects of other ranks' stores. */
 /** Delete a primary copy at @a loc (FREE message or local delete). Caller holds the lock. */
 void rt_free_copy(const store_oid_t *oid, const rt_location_t *loc);
+/** Delete the node copies (nodepull.h) of a dying object. Caller holds the lock. */
+void rt_free_node_copies(rt_obj_t *obj);
 typedef enum rt_map_kind {
     RT_MAP_PEER,   /**< a view into another rank's arena on this node: nothing to release */
     RT_MAP_LOCAL,  /**< in our store: store_release */

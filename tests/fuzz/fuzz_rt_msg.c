@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the runtime's message decoders (runtime/msg.c, runtime/msg_pg.c,
- * runtime/msg_devobj.c).
+ * runtime/msg_devobj.c, runtime/msg_nodepull.c).
  * Build: ./configure CC=clang --enable-fuzzers && make -C tests fuzz/fuzz_rt_msg
  * Run:   tests/fuzz/fuzz_rt_msg -max_total_time=60
  * Every input goes to every decoder (each rejects the types that are not its
@@ -10,6 +10,7 @@
  */
 #include "runtime/msg.h"
 #include "runtime/msg_devobj.h"
+#include "runtime/msg_nodepull.h"
 #include "runtime/msg_pg.h"
 
 #include <stdint.h>
@@ -169,6 +170,25 @@ static void fuzz_devobj(const bounds_t *b)
     }
 }
 
+static void fuzz_nodepull(const bounds_t *b)
+{
+    size_t           len = (size_t)(b->end - b->begin);
+    rt_node_pull_t   pull;
+    rt_node_pulled_t pulled;
+    store_oid_t      oid;
+    uint8_t          small[64];
+
+    if (rt_node_pull_decode(b->begin, len, &pull) == RMPI_OK) {
+        check_same(b, small, rt_node_pull_encode(&pull, small));
+    }
+    if (rt_node_pulled_decode(b->begin, len, &pulled) == RMPI_OK) {
+        check_same(b, small, rt_node_pulled_encode(&pulled, small));
+    }
+    if (rt_node_copy_decode(b->begin, len, &oid) == RMPI_OK) {
+        check_same(b, small, rt_node_copy_encode(&oid, small));
+    }
+}
+
 static void fuzz_actor(const bounds_t *b)
 {
     size_t         len = (size_t)(b->end - b->begin);
@@ -323,6 +343,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_wireup(&b);
     fuzz_pg(&b);
     fuzz_devobj(&b);
+    fuzz_nodepull(&b);
     free(copy);
     return 0;
 }

@@ -27,6 +27,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -482,6 +483,36 @@ RMPI_REMOTE(rt_bytes)
         ((uint8_t *)buf)[i] = pattern_byte(i, (uint8_t)seed);
     }
     return st;
+}
+
+/* (object, int64 size, int64 seed) -> 1 when the object is size bytes of pattern_byte. */
+RMPI_REMOTE(rt_check_bytes)
+{
+    int64_t size, seed;
+
+    if (nargs != 3 || arg_i64(ctx, &args[1], &size) != RMPI_OK ||
+        arg_i64(ctx, &args[2], &seed) != RMPI_OK) {
+        return RMPI_ERR_INVALID_ARG;
+    }
+    if (args[0].size != (size_t)size) {
+        rmpi_task_error(ctx, "the object has %zu bytes, not %lld", args[0].size, (long long)size);
+        return RMPI_ERR_TASK_FAILED;
+    }
+    for (size_t i = 0; i < (size_t)size; i++) {
+        if (((const uint8_t *)args[0].data)[i] != pattern_byte(i, (uint8_t)seed)) {
+            rmpi_task_error(ctx, "byte %zu of the object differs", i);
+            return RMPI_ERR_TASK_FAILED;
+        }
+    }
+    return return_i64(ctx, 0, 1);
+}
+
+/* SIGKILL this rank (nodepull_kill: a node's puller dies while a reader waits for it). */
+RMPI_REMOTE(rt_die)
+{
+    (void)ctx, (void)args, (void)nargs;
+    raise(SIGKILL);
+    return RMPI_OK;
 }
 
 /* Registered by no one: for registration checks. */
@@ -1980,21 +2011,165 @@ static int scenario_threads(void)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Node-level pulls                                                          */
+/* ------------------------------------------------------------------------- */
+
+#define FANOUT_SIZE (16 << 20)
+#define FANOUT_MAX_READERS 64
+
+/* @a per_rank readers on each rank of @a node check @a obj at once (every slot busy). */
+static int read_on_node(rmpi_ref_t obj, int node, int per_rank, int64_t size, int64_t seed)
+{
+    rmpi_ref_t refs[FANOUT_MAX_READERS];
+    size_t     n = 0;
+
+    for (int r = 0; r < job.size; r++) {
+        for (int k = 0; k < per_rank && expected_node(r) == node && n < FANOUT_MAX_READERS; k++) {
+            rmpi_task_options_t opts    = opts_on_rank(r);
+            rmpi_task_arg_t     args[3] = {rmpi_arg_ref(obj), rmpi_arg_value(&size, sizeof(size)),
+                                           rmpi_arg_value(&seed, sizeof(seed))};
+            CHECK_OK(rmpi_submit("rt_check_bytes", args, 3, &opts, &refs[n++]));
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        TRY(expect_i64(refs[i], 1));
+    }
+    return free_refs(refs, n);
+}
+
+static uint64_t node_pulls(const rmpi_runtime_stats_t *before, const rmpi_runtime_stats_t *after,
+                           int node)
+{
+    uint64_t sum = 0;
+
+    for (int r = 0; r < job.size; r++) {
+        sum += expected_node(r) == node ? after[r].store_pulls - before[r].store_pulls : 0;
+    }
+    return sum;
+}
+
+/*
+ * nodepull: every slot of the last node reads one large object of rank 0's at once,
+ * then more readers there later: exactly one transfer crosses to that node, none to
+ * rank 0's, and every reader sees the bytes intact (noleak then proves the node copy
+ * went with the object).
+ */
+static int scenario_nodepull(void)
+{
+    rmpi_runtime_stats_t before[job.size], after[job.size];
+    rmpi_task_options_t  opts = opts_on_rank(0);
+    int64_t              size = FANOUT_SIZE, seed = 29;
+    int last = expected_num_nodes() - 1, slots = (int)env_double("RAYMPI_RT_NUM_CPUS", 1);
+    rmpi_task_arg_t args[2] = {rmpi_arg_value(&size, sizeof(size)),
+                               rmpi_arg_value(&seed, sizeof(seed))};
+    rmpi_ref_t      obj;
+    uint8_t         ready;
+    size_t          num_ready;
+
+    if (last == 0) {
+        printf("rt_api nodepull: one node, nothing to pull\n");
+        return 0;
+    }
+    CHECK_OK(rmpi_submit("rt_bytes", args, 2, &opts, &obj));
+    CHECK_OK(rmpi_wait(&obj, 1, 1, GET_TIMEOUT_S, 0, &ready, &num_ready));
+    CHECK(num_ready == 1);
+    TRY(collect_stats(before));
+    TRY(read_on_node(obj, last, slots > 1 ? slots : 1, size, seed));
+    TRY(read_on_node(obj, last, 1, size, seed));
+    TRY(collect_stats(after));
+    CHECKF(node_pulls(before, after, last) == 1, "%llu transfers crossed to node %d, not 1",
+           (unsigned long long)node_pulls(before, after, last), last);
+    CHECKF(node_pulls(before, after, 0) == 0, "%llu transfers to the holder's node",
+           (unsigned long long)node_pulls(before, after, 0));
+    CHECK_OK(rmpi_ref_free(obj));
+    return 0;
+}
+
+#define KILL_FILL_SIZE (36 << 20) /* with a 48 MiB arena: no room for a 16 MiB copy */
+#define KILL_TRIES 12
+
+/* One reader of a new 16 MiB object on rank 2: 1 if it finished within 2 s, 0 if it waits. */
+static int read_or_wait(int64_t seed, rmpi_ref_t *obj_p, rmpi_ref_t *reader_p, int *done_p)
+{
+    rmpi_task_options_t on0 = opts_on_rank(0), on2 = opts_on_rank(2);
+    int64_t             size    = FANOUT_SIZE;
+    rmpi_task_arg_t     make[2] = {rmpi_arg_value(&size, sizeof(size)),
+                                   rmpi_arg_value(&seed, sizeof(seed))};
+    uint8_t             ready   = 0;
+    size_t              num_ready;
+
+    CHECK_OK(rmpi_submit("rt_bytes", make, 2, &on0, obj_p));
+    CHECK_OK(rmpi_wait(obj_p, 1, 1, GET_TIMEOUT_S, 0, &ready, &num_ready));
+    rmpi_task_arg_t check[3] = {rmpi_arg_ref(*obj_p), make[0], make[1]};
+    CHECK_OK(rmpi_submit("rt_check_bytes", check, 3, &on2, reader_p));
+    CHECK_OK(rmpi_wait(reader_p, 1, 1, 2.0, 0, &ready, &num_ready));
+    *done_p = num_ready == 1;
+    return 0;
+}
+
+/*
+ * nodepull_kill (4 ranks, 2 nodes, 48 MiB arenas, long put timeout; integration/
+ * rt_api_nodepull_kill.sh): rank 3's store is filled, so a pull whose puller is rank
+ * 3 waits there for room. Readers on rank 2 read new objects until one waits (its
+ * puller is rank 3: a reader pulling for itself finishes at once); then rank 3 dies
+ * mid-pull, and the reader must fail over (pull itself) and see the bytes intact.
+ */
+static int scenario_nodepull_kill(void)
+{
+    rmpi_task_options_t on3  = opts_on_rank(3);
+    int64_t             size = KILL_FILL_SIZE, seed = 1;
+    rmpi_task_arg_t     fill[2] = {rmpi_arg_value(&size, sizeof(size)),
+                                   rmpi_arg_value(&seed, sizeof(seed))};
+    rmpi_ref_t          filler, obj, reader, death;
+    uint8_t             ready;
+    size_t              num_ready;
+    int                 done = 1;
+
+    CHECKF(job.size == 4 && job.node_split == 2, "needs 4 ranks in 2 logical nodes");
+    CHECK_OK(rmpi_submit("rt_bytes", fill, 2, &on3, &filler));
+    CHECK_OK(rmpi_wait(&filler, 1, 1, GET_TIMEOUT_S, 0, &ready, &num_ready));
+    for (int k = 0; k < KILL_TRIES && done; k++) {
+        TRY(read_or_wait(100 + k, &obj, &reader, &done));
+        if (done) {
+            TRY(expect_i64(reader, 1));
+            TRY(free_refs((rmpi_ref_t[]){reader, obj}, 2));
+        }
+    }
+    CHECKF(!done, "no object of %d had rank 3 as its puller", KILL_TRIES);
+    on3.field_mask |= RMPI_TASK_OPT_NUM_CPUS | RMPI_TASK_OPT_MAX_RETRIES;
+    on3.num_cpus    = 0;
+    on3.max_retries = 0;
+    CHECK_OK(rmpi_submit("rt_die", NULL, 0, &on3, &death));
+    TRY(expect_i64(reader, 1)); /* failed over to rank 2, within GET_TIMEOUT_S */
+    return free_refs((rmpi_ref_t[]){reader, obj, death, filler}, 4);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Main                                                                      */
 /* ------------------------------------------------------------------------- */
 
 typedef it_scenario_t scenario_t;
 
 static const scenario_t scenarios[] = {
-    {"baseline", scenario_baseline},   {"noleak", scenario_noleak},
-    {"calls", scenario_calls},         {"introspect", scenario_introspect},
-    {"placement", scenario_placement}, {"get_timeout", scenario_get_timeout},
-    {"wait", scenario_wait},           {"cancel", scenario_cancel},
-    {"available", scenario_available}, {"refs", scenario_refs},
-    {"errors", scenario_errors},       {"badinput", scenario_badinput},
-    {"many", scenario_many},           {"nest", scenario_nest},
-    {"fanin", scenario_fanin},         {"threads", scenario_threads},
+    {"baseline", scenario_baseline},
+    {"noleak", scenario_noleak},
+    {"calls", scenario_calls},
+    {"introspect", scenario_introspect},
+    {"placement", scenario_placement},
+    {"get_timeout", scenario_get_timeout},
+    {"wait", scenario_wait},
+    {"cancel", scenario_cancel},
+    {"available", scenario_available},
+    {"refs", scenario_refs},
+    {"errors", scenario_errors},
+    {"badinput", scenario_badinput},
+    {"many", scenario_many},
+    {"nest", scenario_nest},
+    {"fanin", scenario_fanin},
+    {"threads", scenario_threads},
     {"million", scenario_million},
+    {"nodepull", scenario_nodepull},
+    {"nodepull_kill", scenario_nodepull_kill},
 };
 
 #define NUM_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))

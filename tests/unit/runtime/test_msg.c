@@ -9,6 +9,7 @@
  */
 #include "runtime/msg.h"
 #include "runtime/msg_devobj.h"
+#include "runtime/msg_nodepull.h"
 #include "runtime/msg_pg.h"
 
 #include <float.h>
@@ -361,6 +362,21 @@ static size_t devobj_staged_enc(const void *m, void *b)
 {
     return rt_devobj_staged_encode(m, b);
 }
+
+static size_t node_pull_enc(const void *m, void *b)
+{
+    return rt_node_pull_encode(m, b);
+}
+
+static size_t node_pulled_enc(const void *m, void *b)
+{
+    return rt_node_pulled_encode(m, b);
+}
+
+static size_t node_copy_enc(const void *m, void *b)
+{
+    return rt_node_copy_encode(m, b);
+}
 static size_t cancel_enc(const void *m, void *b)
 {
     return rt_cancel_encode(m, b);
@@ -602,6 +618,27 @@ static rmpi_status_t decode_devobj_staged(const void *buf, size_t len)
     return rt_devobj_staged_decode(buf, len, &msg);
 }
 
+static rmpi_status_t decode_node_pull(const void *buf, size_t len)
+{
+    rt_node_pull_t msg;
+
+    return rt_node_pull_decode(buf, len, &msg);
+}
+
+static rmpi_status_t decode_node_pulled(const void *buf, size_t len)
+{
+    rt_node_pulled_t msg;
+
+    return rt_node_pulled_decode(buf, len, &msg);
+}
+
+static rmpi_status_t decode_node_copy(const void *buf, size_t len)
+{
+    store_oid_t oid;
+
+    return rt_node_copy_decode(buf, len, &oid);
+}
+
 static rmpi_status_t decode_pg_reply(const void *buf, size_t len)
 {
     rt_pg_reply_t msg;
@@ -670,6 +707,12 @@ static decode_fn_t decoder_of(rt_msg_type_t type)
         return decode_devobj_stage;
     case RT_MSG_DEVOBJ_STAGED:
         return decode_devobj_staged;
+    case RT_MSG_NODE_PULL:
+        return decode_node_pull;
+    case RT_MSG_NODE_PULLED:
+        return decode_node_pulled;
+    case RT_MSG_NODE_COPY:
+        return decode_node_copy;
     default:
         fail_msg("no decoder for type %d", (int)type);
         return NULL;
@@ -753,6 +796,11 @@ static size_t build_samples(sample_t *s)
     rt_devobj_stage_t  devobj_stage  = {.cookie = UINT64_MAX};
     rt_devobj_staged_t devobj_staged = {
         .cookie = 7, .status = RMPI_OK, .loc = {.rank = 2, .offset = 4096, .size = 1 << 20}};
+    rt_node_pull_t   node_pull   = {.cookie = UINT64_MAX,
+                                    .from   = {.rank = 6, .offset = 1 << 12, .size = UINT64_MAX}};
+    rt_node_pulled_t node_pulled = {
+        .cookie = 3, .status = RMPI_ERR_PEER_DIED, .loc = {.rank = 1, .offset = 64, .size = 1}};
+    store_oid_t    node_copy;
     rt_hello_t     hello = {.fn_digest = 0x0123456789abcdefULL, .fn_count = 12};
     rt_rank_desc_t ranks[3];
     rt_welcome_t   welcome = {.status    = RMPI_ERR_MISMATCH,
@@ -805,6 +853,14 @@ static size_t build_samples(sample_t *s)
     n = add(s, n, RT_MSG_DEVOBJ_STAGED,
             encode_fixed(RT_DEVOBJ_STAGED_LEN, devobj_staged_enc, &devobj_staged),
             RT_DEVOBJ_STAGED_LEN);
+    fill_oid(&node_pull.oid, 9);
+    fill_oid(&node_copy, 11);
+    n = add(s, n, RT_MSG_NODE_PULL, encode_fixed(RT_NODE_PULL_LEN, node_pull_enc, &node_pull),
+            RT_NODE_PULL_LEN);
+    n = add(s, n, RT_MSG_NODE_PULLED,
+            encode_fixed(RT_NODE_PULLED_LEN, node_pulled_enc, &node_pulled), RT_NODE_PULLED_LEN);
+    n = add(s, n, RT_MSG_NODE_COPY, encode_fixed(RT_NODE_COPY_LEN, node_copy_enc, &node_copy),
+            RT_NODE_COPY_LEN);
 
     /* A steal reply carrying the two specs encoded above. */
     specs[0]     = s[0].buf;
@@ -1329,6 +1385,53 @@ static void test_devobj_messages(void **state)
     rt_devobj_staged_encode(&staged, buf);
     assert_int_equal(rt_devobj_staged_decode(buf, RT_DEVOBJ_STAGED_LEN, &staged_out),
                      RMPI_ERR_MESSAGE);
+}
+
+/* NODE_PULL/PULLED/COPY round trip; a bad status or a negative rank is refused. */
+static void test_nodepull_messages(void **state)
+{
+    rt_node_pull_t pull = {.cookie = 77, .from = {.rank = 4, .offset = 128, .size = 1 << 20}},
+                   pull_out;
+    rt_node_pulled_t pulled = {.cookie = 8, .status = RMPI_OK, .loc = {.rank = 2, .size = 16}},
+                     pulled_out;
+    store_oid_t oid, oid_out;
+    uint8_t     buf[RT_NODE_PULL_LEN];
+
+    (void)state;
+    fill_oid(&pull.oid, 5);
+    assert_int_equal(rt_node_pull_encode(&pull, buf), RT_NODE_PULL_LEN);
+    assert_int_equal(rt_node_pull_decode(buf, RT_NODE_PULL_LEN, &pull_out), RMPI_OK);
+    assert_memory_equal(&pull_out.oid, &pull.oid, sizeof(pull.oid));
+    assert_int_equal(pull_out.cookie, 77);
+    assert_int_equal(pull_out.from.rank, 4);
+    assert_int_equal(pull_out.from.device, RT_LOC_HOST);
+    assert_int_equal(pull_out.from.offset, 128);
+    assert_int_equal(pull_out.from.size, 1 << 20);
+    assert_int_equal(rt_node_pull_decode(buf, RT_NODE_PULL_LEN - 1, &pull_out), RMPI_ERR_MESSAGE);
+    pull.from.rank = -3;
+    rt_node_pull_encode(&pull, buf);
+    assert_int_equal(rt_node_pull_decode(buf, RT_NODE_PULL_LEN, &pull_out), RMPI_ERR_MESSAGE);
+
+    assert_int_equal(rt_node_pulled_encode(&pulled, buf), RT_NODE_PULLED_LEN);
+    assert_int_equal(rt_node_pulled_decode(buf, RT_NODE_PULLED_LEN, &pulled_out), RMPI_OK);
+    assert_int_equal(pulled_out.cookie, 8);
+    assert_int_equal(pulled_out.status, RMPI_OK);
+    assert_int_equal(pulled_out.loc.rank, 2);
+    assert_int_equal(pulled_out.loc.size, 16);
+    pulled.status = 7; /* not a status */
+    rt_node_pulled_encode(&pulled, buf);
+    assert_int_equal(rt_node_pulled_decode(buf, RT_NODE_PULLED_LEN, &pulled_out), RMPI_ERR_MESSAGE);
+    pulled.status   = RMPI_OK;
+    pulled.loc.rank = -1;
+    rt_node_pulled_encode(&pulled, buf);
+    assert_int_equal(rt_node_pulled_decode(buf, RT_NODE_PULLED_LEN, &pulled_out), RMPI_ERR_MESSAGE);
+
+    fill_oid(&oid, 13);
+    assert_int_equal(rt_node_copy_encode(&oid, buf), RT_NODE_COPY_LEN);
+    assert_int_equal(rt_node_copy_decode(buf, RT_NODE_COPY_LEN, &oid_out), RMPI_OK);
+    assert_memory_equal(&oid_out, &oid, sizeof(oid));
+    assert_int_equal(rt_node_copy_decode(buf, RT_NODE_COPY_LEN + 1, &oid_out), RMPI_ERR_MESSAGE);
+    assert_int_equal(rt_node_pull_decode(buf, RT_NODE_COPY_LEN, &pull_out), RMPI_ERR_MESSAGE);
 }
 
 /* A stored value names a device only with offset 0, and only a device that can exist. */
@@ -1896,6 +1999,7 @@ int main(void)
         cmocka_unit_test(test_bad_actor_fields),
         cmocka_unit_test(test_bad_spec_actor),
         cmocka_unit_test(test_devobj_messages),
+        cmocka_unit_test(test_nodepull_messages),
         cmocka_unit_test(test_value_device),
     };
 
