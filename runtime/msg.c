@@ -198,6 +198,43 @@ static inline void rd_value(msg_reader_t *r, rt_value_t *v)
     }
 }
 
+/* --- answers with a host location --------------------------------------------- */
+
+size_t rt_loc_answer_encode(rt_msg_type_t type, const rt_loc_answer_t *msg, void *buf)
+{
+    uint8_t *p = wr_hdr(buf, type);
+
+    p = wr_u64(p, msg->cookie);
+    p = wr_i32(p, msg->status);
+    p = wr_i32(p, msg->loc.rank);
+    p = wr_u64(p, msg->loc.offset);
+    p = wr_u64(p, msg->loc.size);
+    return msg_finish(buf, p);
+}
+
+rmpi_status_t rt_loc_answer_decode(rt_msg_type_t type, const void *buf, size_t len,
+                                   rt_loc_answer_t *msg_p)
+{
+    msg_reader_t    r;
+    rt_loc_answer_t msg;
+
+    if (!rd_hdr(&r, buf, len, type)) {
+        return RMPI_ERR_MESSAGE;
+    }
+    msg.cookie     = rd_u64(&r);
+    msg.status     = (rmpi_status_t)rd_i32(&r);
+    msg.loc.rank   = rd_rank(&r);
+    msg.loc.device = RT_LOC_HOST;
+    msg.loc.offset = rd_u64(&r);
+    msg.loc.size   = rd_u64(&r);
+    rd_check(&r, msg.status <= RMPI_OK && msg.status > RMPI_ERR_LAST);
+    if (!rd_done(&r)) {
+        return RMPI_ERR_MESSAGE;
+    }
+    *msg_p = msg;
+    return RMPI_OK;
+}
+
 /* --- TASK_PUSH ------------------------------------------------------------------ */
 
 static inline size_t spec_name_len(const rt_task_spec_t *spec)

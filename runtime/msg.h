@@ -88,6 +88,25 @@ typedef struct rt_location {
     uint64_t size;
 } rt_location_t;
 
+/**
+ * An answer that carries a host location (DEVOBJ_STAGED, NODE_PULLED):
+ *   u64 cookie | i32 status | i32 rank | u64 offset | u64 size
+ * The status is RMPI_OK or an error; the location is meaningful on RMPI_OK
+ * and decodes with device RT_LOC_HOST.
+ */
+typedef struct rt_loc_answer {
+    uint64_t      cookie;
+    rmpi_status_t status;
+    rt_location_t loc;
+} rt_loc_answer_t;
+
+#define RT_LOC_ANSWER_LEN (RT_MSG_HDR_LEN + 8 + 4 + 4 + 8 + 8)
+
+/** Write RT_LOC_ANSWER_LEN bytes of message @a type into @a buf; returns that length. */
+size_t        rt_loc_answer_encode(rt_msg_type_t type, const rt_loc_answer_t *msg, void *buf);
+rmpi_status_t rt_loc_answer_decode(rt_msg_type_t type, const void *buf, size_t len,
+                                   rt_loc_answer_t *msg_p);
+
 typedef enum rt_value_kind {
     RT_VALUE_INLINE = 1, /**< bytes in the message */
     RT_VALUE_STORED = 2, /**< a location */

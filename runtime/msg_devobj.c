@@ -33,34 +33,10 @@ rmpi_status_t rt_devobj_stage_decode(const void *buf, size_t len, rt_devobj_stag
 
 size_t rt_devobj_staged_encode(const rt_devobj_staged_t *msg, void *buf)
 {
-    uint8_t *p = wr_hdr(buf, RT_MSG_DEVOBJ_STAGED);
-
-    p = wr_u64(p, msg->cookie);
-    p = wr_i32(p, msg->status);
-    p = wr_i32(p, msg->loc.rank);
-    p = wr_u64(p, msg->loc.offset);
-    p = wr_u64(p, msg->loc.size);
-    return msg_finish(buf, p);
+    return rt_loc_answer_encode(RT_MSG_DEVOBJ_STAGED, msg, buf);
 }
 
 rmpi_status_t rt_devobj_staged_decode(const void *buf, size_t len, rt_devobj_staged_t *msg_p)
 {
-    msg_reader_t       r;
-    rt_devobj_staged_t msg;
-
-    if (!rd_hdr(&r, buf, len, RT_MSG_DEVOBJ_STAGED)) {
-        return RMPI_ERR_MESSAGE;
-    }
-    msg.cookie     = rd_u64(&r);
-    msg.status     = (rmpi_status_t)rd_i32(&r);
-    msg.loc.rank   = rd_rank(&r);
-    msg.loc.device = RT_LOC_HOST;
-    msg.loc.offset = rd_u64(&r);
-    msg.loc.size   = rd_u64(&r);
-    rd_check(&r, msg.status <= RMPI_OK && msg.status > RMPI_ERR_LAST);
-    if (!rd_done(&r)) {
-        return RMPI_ERR_MESSAGE;
-    }
-    *msg_p = msg;
-    return RMPI_OK;
+    return rt_loc_answer_decode(RT_MSG_DEVOBJ_STAGED, buf, len, msg_p);
 }

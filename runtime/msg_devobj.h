@@ -12,7 +12,7 @@
  * Layouts (after the 8-byte header):
  *
  *   DEVOBJ_STAGE   oid[16] | u64 cookie
- *   DEVOBJ_STAGED  u64 cookie | i32 status | i32 rank | u64 offset | u64 size
+ *   DEVOBJ_STAGED  a location answer (msg.h: rt_loc_answer_t)
  *
  * Thread safety: reentrant; no global state.
  */
@@ -26,18 +26,15 @@
 #include <stdint.h>
 
 #define RT_DEVOBJ_STAGE_LEN (RT_MSG_HDR_LEN + 16 + 8)
-#define RT_DEVOBJ_STAGED_LEN (RT_MSG_HDR_LEN + 8 + 4 + 4 + 8 + 8)
+#define RT_DEVOBJ_STAGED_LEN RT_LOC_ANSWER_LEN
 
 typedef struct rt_devobj_stage {
     store_oid_t oid;
     uint64_t    cookie;
 } rt_devobj_stage_t;
 
-typedef struct rt_devobj_staged {
-    uint64_t      cookie;
-    rmpi_status_t status;
-    rt_location_t loc; /**< on RMPI_OK: a host location (device RT_LOC_HOST) */
-} rt_devobj_staged_t;
+/** DEVOBJ_STAGED: on RMPI_OK, the host location of the copy (msg.h). */
+typedef rt_loc_answer_t rt_devobj_staged_t;
 
 /** Write RT_DEVOBJ_STAGE_LEN bytes into @a buf; returns that length. */
 size_t        rt_devobj_stage_encode(const rt_devobj_stage_t *msg, void *buf);

@@ -40,36 +40,12 @@ rmpi_status_t rt_node_pull_decode(const void *buf, size_t len, rt_node_pull_t *m
 
 size_t rt_node_pulled_encode(const rt_node_pulled_t *msg, void *buf)
 {
-    uint8_t *p = wr_hdr(buf, RT_MSG_NODE_PULLED);
-
-    p = wr_u64(p, msg->cookie);
-    p = wr_i32(p, msg->status);
-    p = wr_i32(p, msg->loc.rank);
-    p = wr_u64(p, msg->loc.offset);
-    p = wr_u64(p, msg->loc.size);
-    return msg_finish(buf, p);
+    return rt_loc_answer_encode(RT_MSG_NODE_PULLED, msg, buf);
 }
 
 rmpi_status_t rt_node_pulled_decode(const void *buf, size_t len, rt_node_pulled_t *msg_p)
 {
-    msg_reader_t     r;
-    rt_node_pulled_t msg;
-
-    if (!rd_hdr(&r, buf, len, RT_MSG_NODE_PULLED)) {
-        return RMPI_ERR_MESSAGE;
-    }
-    msg.cookie     = rd_u64(&r);
-    msg.status     = (rmpi_status_t)rd_i32(&r);
-    msg.loc.rank   = rd_rank(&r);
-    msg.loc.device = RT_LOC_HOST;
-    msg.loc.offset = rd_u64(&r);
-    msg.loc.size   = rd_u64(&r);
-    rd_check(&r, msg.status <= RMPI_OK && msg.status > RMPI_ERR_LAST);
-    if (!rd_done(&r)) {
-        return RMPI_ERR_MESSAGE;
-    }
-    *msg_p = msg;
-    return RMPI_OK;
+    return rt_loc_answer_decode(RT_MSG_NODE_PULLED, buf, len, msg_p);
 }
 
 size_t rt_node_copy_encode(const store_oid_t *oid, void *buf)

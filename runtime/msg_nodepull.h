@@ -14,7 +14,7 @@
  * Layouts (after the 8-byte header):
  *
  *   NODE_PULL    oid[16] | u64 cookie | i32 rank | u64 offset | u64 size
- *   NODE_PULLED  u64 cookie | i32 status | i32 rank | u64 offset | u64 size
+ *   NODE_PULLED  a location answer (msg.h: rt_loc_answer_t)
  *   NODE_COPY    oid[16]
  *
  * Thread safety: reentrant; no global state.
@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #define RT_NODE_PULL_LEN (RT_MSG_HDR_LEN + 16 + 8 + 4 + 8 + 8)
-#define RT_NODE_PULLED_LEN (RT_MSG_HDR_LEN + 8 + 4 + 4 + 8 + 8)
+#define RT_NODE_PULLED_LEN RT_LOC_ANSWER_LEN
 #define RT_NODE_COPY_LEN (RT_MSG_HDR_LEN + 16)
 
 typedef struct rt_node_pull {
@@ -38,11 +38,8 @@ typedef struct rt_node_pull {
     rt_location_t from; /**< the holder's host location (device RT_LOC_HOST on decode) */
 } rt_node_pull_t;
 
-typedef struct rt_node_pulled {
-    uint64_t      cookie;
-    rmpi_status_t status;
-    rt_location_t loc; /**< on RMPI_OK: the node copy (device RT_LOC_HOST) */
-} rt_node_pulled_t;
+/** NODE_PULLED: on RMPI_OK, the node copy's location (msg.h). */
+typedef rt_loc_answer_t rt_node_pulled_t;
 
 /** Write RT_NODE_PULL_LEN bytes into @a buf; returns that length. */
 size_t        rt_node_pull_encode(const rt_node_pull_t *msg, void *buf);
