@@ -13,6 +13,7 @@
 #include "runtime/devobj.h"
 #include "runtime/pg.h"
 #include "runtime/rt_int.h"
+#include "runtime/status.h"
 #include "runtime/timeline.h"
 
 #include "base/clock.h"
@@ -786,6 +787,7 @@ rmpi_status_t rmpi_init(int *argc, char ***argv, const rmpi_init_params_t *param
     if (rt.rank != 0) {
         rt_serve();
     }
+    rt_status_start(); /* `ray-mpi status` asks the head */
     return RMPI_OK;
 fail:
     base_error("rmpi_init failed on rank %d: %s", rt.xp != NULL ? rt.rank : -1,
@@ -951,6 +953,7 @@ static bool rt_may_finalize_mpi(void)
 
 static void rt_teardown(bool finalize_mpi)
 {
+    rt_status_stop();
     rt_checkpoint_stop();
     if (rt.store != NULL) {
         store_remote_detach(rt.store);
@@ -1045,6 +1048,7 @@ rmpi_status_t rmpi_shutdown(void)
         base_error("rmpi_shutdown: only the driver (rank 0) shuts the runtime down");
         return RMPI_ERR_INVALID_ARG;
     }
+    rt_status_stop(); /* its reports ask every rank: before they stop */
     rt_timeline_prepare();
     len = rt_bare_encode(RT_MSG_SHUTDOWN, buf);
     for (int r = 1; r < rt.size; ++r) {

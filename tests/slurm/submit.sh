@@ -120,20 +120,23 @@ WRAP
     ! ls /dev/shm 2>/dev/null | grep -Eq -- "^raympi-($id1|$id2)\\.0-[0-9]+\$"
 }
 
-# `ray-mpi status` inside a step sees its task and the RUNNING job; afterwards,
-# `ray-mpi status JOBID` sees it COMPLETED.
+# `ray-mpi status` inside a step sees its task and the RUNNING job, and says
+# that no runtime runs there (exit 3, so the job's exit code is 3); afterwards,
+# `ray-mpi status JOBID` sees it COMPLETED (and no runtime). A live runtime:
+# tests/slurm/status.sh.
 status_in_job()
 {
     slurm_run timeout 120 "$RAY_MPI" submit --wait -n 2 "$RAY_MPI" status
-    ((rc == 0)) || return 1
+    ((rc == 3)) || return 1
     local id out
     id=$(job_id)
     out=$slurm_work/slurm-$id.out
     grep -qx "job        $id" "$out" && grep -qx 'state      RUNNING' "$out" &&
         grep -qx 'this task  step 0, rank 1, local rank 1, node 0' "$out" &&
-        grep -qx "nodes      1: $(hostname -s)" "$out" || return 1
+        grep -qx "nodes      1: $(hostname -s)" "$out" &&
+        grep -qx "runtime    none: no live ray-mpi runtime of job $id answered" "$out" || return 1
     slurm_run "$RAY_MPI" status "$id"
-    ((rc == 0)) && grep -qx 'state      COMPLETED' "$slurm_out"
+    ((rc == 3)) && grep -qx 'state      COMPLETED' "$slurm_out"
 }
 
 slurm_check "submit --dry-run prints the job script" dry_run_content
