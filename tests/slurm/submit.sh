@@ -121,20 +121,21 @@ WRAP
 }
 
 # `ray-mpi status` inside a step sees its task and the RUNNING job, and says
-# that no runtime runs there (exit 3, so the job's exit code is 3); afterwards,
-# `ray-mpi status JOBID` sees it COMPLETED (and no runtime). A live runtime:
-# tests/slurm/status.sh.
+# that no runtime runs there (exit 3); afterwards, `ray-mpi status JOBID` sees
+# it COMPLETED (and no runtime, exit 3). A live runtime: tests/slurm/status.sh.
 status_in_job()
 {
-    slurm_run timeout 120 "$RAY_MPI" submit --wait -n 2 "$RAY_MPI" status
-    ((rc == 3)) || return 1
+    # shellcheck disable=SC2016 # $0 and $? are the job's shell's
+    slurm_run timeout 120 "$RAY_MPI" submit --wait -n 2 /bin/sh -c '"$0" status; echo "status exit $?"' "$RAY_MPI"
+    ((rc == 0)) || return 1
     local id out
     id=$(job_id)
     out=$slurm_work/slurm-$id.out
     grep -qx "job        $id" "$out" && grep -qx 'state      RUNNING' "$out" &&
         grep -qx 'this task  step 0, rank 1, local rank 1, node 0' "$out" &&
         grep -qx "nodes      1: $(hostname -s)" "$out" &&
-        grep -qx "runtime    none: no live ray-mpi runtime of job $id answered" "$out" || return 1
+        grep -qx "runtime    none: no live ray-mpi runtime of job $id answered" "$out" &&
+        grep -qx "status exit 3" "$out" || return 1
     slurm_run "$RAY_MPI" status "$id"
     ((rc == 3)) && grep -qx 'state      COMPLETED' "$slurm_out"
 }
