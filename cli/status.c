@@ -5,10 +5,11 @@
  * Unix-domain socket it serves in the job's run directory (runtime/status.h).
  *
  * The run directory is named after the job ID the ranks computed
- * (base/rundir.c): SLURM_JOB_ID.SLURM_STEP_ID in a Slurm step, RAYMPI_JOB_ID
- * when set (`ray-mpi -n N` sets local-<pid>). A Slurm job ID therefore matches
- * the directories JOBID and JOBID.* (one runtime per step); any other ID
- * matches its directory only.
+ * (base/rundir.c): SLURM_JOB_ID.SLURM_STEP_ID in a Slurm step,
+ * SLURM_JOB_ID.mpirun-N under mpirun in an allocation, RAYMPI_JOB_ID when set
+ * (`ray-mpi -n N` sets local-<pid>). A Slurm job ID therefore matches the
+ * directories JOBID, JOBID.STEP and JOBID.mpirun-N (one runtime each); any
+ * other ID matches its directory only.
  *
  * Exit status: 0 when a runtime answered (and, for a Slurm job, slurmctld
  * did); 3 when no live runtime answered; 1 when a runtime answered but the
@@ -215,17 +216,28 @@ static bool status_run_dir_base(char *buf, size_t len)
     return true;
 }
 
-/* Run directory @a name belongs to job @a res->id: equal, or a step of a Slurm job. */
+/*
+ * Run directory @a name belongs to job @a res->id: equal, or for a Slurm job
+ * one of its steps (JOBID.STEP) or mpiruns inside it (JOBID.mpirun-OMPIJOB).
+ */
 static bool status_dir_matches(const status_result_t *res, const char *name)
 {
-    size_t len = strlen(res->id);
+    size_t      len = strlen(res->id);
+    const char *rest;
 
     if (strcmp(name, res->id) == 0) {
         return true;
     }
-    return res->is_slurm && strncmp(name, res->id, len) == 0 && name[len] == '.' &&
-           status_digits(name + len + 1);
+    if (!res->is_slurm || strncmp(name, res->id, len) != 0 || name[len] != '.') {
+        return false;
+    }
+    rest = name + len + 1;
+    if (strncmp(rest, "mpirun-", strlen("mpirun-")) == 0) {
+        rest += strlen("mpirun-");
+    }
+    return status_digits(rest);
 }
+
 /* Connect to the head's socket at @a path; -1 when nothing listens there (no live runtime). */
 static int status_connect(const char *path)
 {
