@@ -17,7 +17,9 @@ dry_run_content()
         "#SBATCH --cpus-per-task=2" "#SBATCH --gpus=1" "#SBATCH --time=1:30:00" \
         "#SBATCH --partition=debug" "#SBATCH --array=0-3%2" "#SBATCH --signal=B:USR1@90" \
         "#SBATCH --requeue" "#SBATCH --output=out-%j.txt" \
-        "srun --mpi=pmix $(realpath "$RAY_MPI") $EXAMPLES/pi 'a b' 'it'\\''s'"; do
+        "srun --mpi=pmix $(realpath "$RAY_MPI") $EXAMPLES/pi 'a b' 'it'\\''s' &" \
+        'trap '\''kill -USR1 "$srun_pid" 2>/dev/null'\'' USR1' \
+        'if [ "$status" -eq 85 ] && scontrol requeue "$SLURM_JOB_ID"; then'; do
         grep -qxF -- "$want" "$slurm_out" || {
             echo "missing line: $want" >>"$slurm_err"
             return 1
