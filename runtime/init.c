@@ -755,6 +755,7 @@ rmpi_status_t rmpi_init(int *argc, char ***argv, const rmpi_init_params_t *param
     if (status != RMPI_OK) {
         goto fail_conf;
     }
+    gpu_slurm_bind(); /* before anything starts the CUDA driver */
     if ((status = rt_tables_init()) != RMPI_OK || (status = rt_start_mpi(argc, argv)) != RMPI_OK) {
         goto fail;
     }
