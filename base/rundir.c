@@ -29,7 +29,8 @@ static const base_config_field_t base_options_fields[] = {
      BASE_CONFIG_STRING, offsetof(base_options_t, run_dir_base)},
     {"JOB_ID", "",
      "ID shared by all ranks of a job; names its run directory. Empty means from the "
-     "launcher: SLURM_JOB_ID[.SLURM_STEP_ID], else Open MPI's job ID, else pid<parent pid>.",
+     "launcher: SLURM_JOB_ID[.SLURM_STEP_ID] (SLURM_JOB_ID.mpirun-<Open MPI's job ID> under "
+     "mpirun in an allocation), else Open MPI's job ID, else pid<parent pid>.",
      BASE_CONFIG_STRING, offsetof(base_options_t, job_id)},
     {"CONFIG_FILE", "",
      "Config file of 'KEY = value' lines, read before the environment. Only the environment "
@@ -67,6 +68,7 @@ static void rundir_sanitize(char *id)
 static rmpi_status_t rundir_job_id(const base_options_t *opts, char *buf, size_t len)
 {
     const char *slurm_step = getenv("SLURM_STEP_ID");
+    const char *ompi_job   = getenv("OMPI_MCA_ess_base_jobid");
     const char *id         = opts->job_id;
     const char *sep        = "";
     const char *suffix     = "";
@@ -77,10 +79,15 @@ static rmpi_status_t rundir_job_id(const base_options_t *opts, char *buf, size_t
         if (rundir_is_set(id) && rundir_is_set(slurm_step)) {
             sep    = ".";
             suffix = slurm_step;
+        } else if (rundir_is_set(id) && rundir_is_set(ompi_job)) {
+            /* mpirun inside an allocation: no step in the ranks' environment, and
+             * two mpiruns of one job must not share a run dir or arena names */
+            sep    = ".mpirun-";
+            suffix = ompi_job;
         }
     }
     if (!rundir_is_set(id)) {
-        id = getenv("OMPI_MCA_ess_base_jobid");
+        id = ompi_job;
     }
     if (!rundir_is_set(id)) {
         snprintf(pid_id, sizeof(pid_id), "pid%ld", (long)getppid());

@@ -31,9 +31,11 @@ extern base_config_table_t base_options_table;
 
 /**
  * The job ID into @a buf: RAYMPI_JOB_ID (env or config file), else
- * SLURM_JOB_ID (with "." SLURM_STEP_ID when set), else Open MPI's job ID
- * (OMPI_MCA_ess_base_jobid), else "pid<parent pid>". Characters outside
- * [A-Za-z0-9._-] and a leading '.' become '_', so the ID is a safe file name.
+ * SLURM_JOB_ID (with "." SLURM_STEP_ID when set, else with ".mpirun-" and
+ * Open MPI's job ID when mpirun started the ranks inside the allocation),
+ * else Open MPI's job ID (OMPI_MCA_ess_base_jobid), else "pid<parent pid>".
+ * Characters outside [A-Za-z0-9._-] and a leading '.' become '_', so the ID
+ * is a safe file name.
  * Returns RMPI_ERR_TRUNCATED when @a len is too small (@a buf is then untouched)
  * and RMPI_ERR_CONFIG when the configuration does not parse.
  */

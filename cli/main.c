@@ -27,7 +27,7 @@ static const cli_command_t cli_commands[] = {
     {"info", "print version, build configuration, job id and run dir; -c: config keys",
      cli_info_main},
     {"bench", "run benchmarks and compare them with measured physical limits", cli_bench_main},
-    {"status", "show the Slurm job (SLURM_JOB_ID or JOBID): this task, state, nodes",
+    {"status", "show a job: Slurm state, then the runtime's ranks, resources and tasks",
      cli_status_main},
     {"submit", "write a Slurm job script from a template and submit it; --wait follows it",
      cli_submit_main},
@@ -68,7 +68,7 @@ static void cli_print_help(FILE *out)
         "       ray-mpi bench [NAMES...] [--json] [--list] [--quick] [-r REPS]\n"
         "       ray-mpi submit [-N N] [-n N] [-c N] [-G N] [-t TIME] [-p PART] [--array SPEC]\n"
         "                      [--signal SPEC] [--requeue] [--wait] [--dry-run] PROGRAM [ARGS...]\n"
-        "       ray-mpi status\n"
+        "       ray-mpi status [--json] [JOBID]\n"
         "       ray-mpi help COMMAND | --help | --version\n"
         "\n"
         "Runs an MPI program with ray-mpi's settings: inside a Slurm step or an mpirun\n"

@@ -10,4 +10,19 @@
 set -u
 # One job step: every task is one ray-mpi rank (rank 0 is the driver).
 # --mpi=pmix: Open MPI and ray-mpi's bootstrap both wire up through PMIx.
-srun --mpi=pmix @RAY_MPI@ @COMMAND@
+# In the background, so that this shell can pass on the wall-time signal: with
+# --signal=B:USR1@SECONDS only the batch shell gets it.
+srun --mpi=pmix @RAY_MPI@ @COMMAND@ &
+srun_pid=$!
+trap 'kill -USR1 "$srun_pid" 2>/dev/null' USR1
+while kill -0 "$srun_pid" 2>/dev/null; do
+    wait "$srun_pid" # returns early when the trap ran
+done
+status=0
+wait "$srun_pid" || status=$? # srun's own exit status
+# 85 (RMPI_EXIT_CHECKPOINTED): the ranks saved their state on the signal. A job
+# submitted with --requeue goes back to the queue; its next run restores the state.
+if [ "$status" -eq 85 ] && scontrol requeue "$SLURM_JOB_ID"; then
+    exit 0
+fi
+exit "$status"

@@ -90,6 +90,35 @@ rmpi_status_t gpu_device_info(int dev, gpu_device_info_t *info_p);
  */
 rmpi_status_t gpu_slurm_gpus(int *ids, size_t max, size_t *count_p);
 
+/**
+ * Local task @a local_id's share of @a visible (a CUDA_VISIBLE_DEVICES list)
+ * among @a local_tasks tasks: the contiguous slice of count/local_tasks items,
+ * into @a out. RMPI_ERR_NOT_FOUND when there is nothing to split (no devices,
+ * one task, @a local_id out of range); RMPI_ERR_UNSUPPORTED when the devices
+ * do not divide evenly; RMPI_ERR_TRUNCATED when @a len is too small. Pure.
+ */
+rmpi_status_t gpu_slurm_share(const char *visible, unsigned local_id, unsigned local_tasks,
+                              char *out, size_t len);
+
+/**
+ * Tasks on node @a node_id from a SLURM_STEP_TASKS_PER_NODE value ("2(x3),1").
+ * RMPI_ERR_CONFIG when it does not parse, RMPI_ERR_NOT_FOUND when the node is
+ * beyond it. Pure.
+ */
+rmpi_status_t gpu_slurm_tasks_on_node(const char *tasks_per_node, unsigned node_id,
+                                      unsigned *tasks_p);
+
+/**
+ * In a Slurm step that was given GPUs (SLURM_STEP_GPUS) without binding them
+ * per task (every task on the node sees all of them in CUDA_VISIBLE_DEVICES),
+ * narrow CUDA_VISIBLE_DEVICES to this task's share (gpu_slurm_share by
+ * SLURM_LOCALID among SLURM_STEP_TASKS_PER_NODE), so that each rank counts and
+ * uses its own devices. Anything else leaves the environment alone. Call
+ * before the driver is initialized (it reads the variable once). Not thread-safe
+ * (setenv): call from rmpi_init.
+ */
+void gpu_slurm_bind(void);
+
 /** Describe this process's GPU binding (CUDA_VISIBLE_DEVICES, Slurm) into @a buf. */
 void gpu_binding_describe(char *buf, size_t len);
 

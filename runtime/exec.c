@@ -1035,7 +1035,11 @@ void rt_exec_stats(rt_exec_t *exec, rt_exec_stats_t *stats_p)
     stats_p->blocked   = exec->blocked;
     stats_p->threads   = exec->threads;
     stats_p->free_cpus = (double)exec->cpu_free / EXEC_UNIT;
-    stats_p->executed  = exec->executed;
+    stats_p->free_gpus = 0;
+    for (int dev = 0; dev < exec->num_gpus; ++dev) {
+        stats_p->free_gpus += (double)exec->gpu_free[dev] / EXEC_UNIT;
+    }
+    stats_p->executed = exec->executed;
     pthread_mutex_unlock(&exec->lock);
 }
 

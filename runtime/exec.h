@@ -118,6 +118,7 @@ typedef struct rt_exec_stats {
     uint32_t blocked;
     uint32_t threads;
     double   free_cpus;
+    double   free_gpus; /**< devices not given to items (shares summed) */
     uint64_t executed; /**< run_cb returns, ever */
 } rt_exec_stats_t;
 

@@ -14,6 +14,7 @@
 #include "runtime/nodepull.h"
 #include "runtime/pg.h"
 #include "runtime/rt_int.h"
+#include "runtime/status.h"
 #include "runtime/timeline.h"
 
 #include "base/clock.h"
@@ -758,6 +759,7 @@ rmpi_status_t rmpi_init(int *argc, char ***argv, const rmpi_init_params_t *param
     if (status != RMPI_OK) {
         goto fail_conf;
     }
+    gpu_slurm_bind(); /* before anything starts the CUDA driver */
     if ((status = rt_tables_init()) != RMPI_OK || (status = rt_start_mpi(argc, argv)) != RMPI_OK) {
         goto fail;
     }
@@ -791,6 +793,7 @@ rmpi_status_t rmpi_init(int *argc, char ***argv, const rmpi_init_params_t *param
     if (rt.rank != 0) {
         rt_serve();
     }
+    rt_status_start(); /* `ray-mpi status` asks the head */
     return RMPI_OK;
 fail:
     base_error("rmpi_init failed on rank %d: %s", rt.xp != NULL ? rt.rank : -1,
@@ -957,6 +960,7 @@ static bool rt_may_finalize_mpi(void)
 
 static void rt_teardown(bool finalize_mpi)
 {
+    rt_status_stop();
     rt_checkpoint_stop();
     rt_nodepull_stop(); /* its worker starts pulls: none may start during the detach */
     if (rt.store != NULL) {
@@ -1053,6 +1057,7 @@ rmpi_status_t rmpi_shutdown(void)
         base_error("rmpi_shutdown: only the driver (rank 0) shuts the runtime down");
         return RMPI_ERR_INVALID_ARG;
     }
+    rt_status_stop(); /* its reports ask every rank: before they stop */
     rt_timeline_prepare();
     len = rt_bare_encode(RT_MSG_SHUTDOWN, buf);
     for (int r = 1; r < rt.size; ++r) {

@@ -442,7 +442,7 @@ rmpi_status_t rt_map_stored(const store_oid_t *oid, const rt_location_t *loc, st
 /* Fatal signals unlink the arena (signals.c). */
 void rt_signals_install(const char *shm_name);
 void rt_signals_remove(void);
-/** Unlink the arena's name now (async-signal-safe; the mapping stays). */
+/** Unlink the arena's name and the status socket now (async-signal-safe; the mapping stays). */
 void rt_signals_unlink_arena(void);
 
 /* Wall-time checkpoints (checkpoint.c). */

@@ -15,6 +15,7 @@
  * Thread safety: install and remove are called by rmpi_init / teardown only.
  */
 #include "runtime/rt_int.h"
+#include "runtime/status.h"
 
 #include "base/log.h"
 
@@ -35,6 +36,7 @@ void rt_signals_unlink_arena(void)
     if (rt_arena_path[0] != '\0') {
         (void)unlink(rt_arena_path);
     }
+    rt_status_unlink(); /* a dead head's socket would only refuse connections */
 }
 
 static void rt_on_fatal_signal(int sig)

@@ -136,7 +136,7 @@ missing_config_file()
 # Outside Slurm: status needs a job, submit a program (tests/slurm/ run them for real).
 status_submit_outside_slurm()
 {
-    run_cmd env -u SLURM_JOB_ID -u SLURM_JOBID "$ray_mpi" status
+    run_cmd env -u SLURM_JOB_ID -u SLURM_JOBID -u RAYMPI_JOB_ID "$ray_mpi" status
     [[ $rc -eq 2 ]] && grep -q 'not inside a Slurm job' "$tmp/err" || return 1
     run_cmd "$ray_mpi" submit
     is_usage_error "missing PROGRAM"

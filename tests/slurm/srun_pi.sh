@@ -2,7 +2,8 @@
 # srun_pi.sh - ray-mpi as a Slurm job step: `srun ray-mpi examples/pi` on the
 # test cluster gives a right RESULT line, with --mpi=pmix and with the cluster's
 # MpiDefault (pmix); and a plain `srun --mpi=pmix -n 4 examples/pi` (no ray-mpi
-# in front) works too, since the runtime bootstraps from PMIx itself.
+# in front) works too, since the runtime bootstraps from PMIx itself. Also each
+# rank's CPUs (-c) and GPUs (its share of a step's devices).
 # shellcheck source=tests/slurm/slurm_common.sh
 . "$(dirname "$0")/slurm_common.sh"
 
@@ -27,6 +28,21 @@ srun_cpus()
     srun_pi 20 1000 -n "$n" -c "$c" "$RAY_MPI" &&
         [[ $(sed -n 's/.* cpus=\([0-9.]*\) .*/\1/p' <<<"$(result_line "$slurm_out")") == $((n * c)) ]]
 }
+# srun_gpus NTASKS STEP_GPUS VISIBLE WANT: a step given GPUs without per-task binding
+# (the test cluster has none: Slurm's variables are set by hand, srun passes them on)
+# narrows each rank's CUDA_VISIBLE_DEVICES to its share; WANT is the RESULT line's middle.
+srun_gpus()
+{
+    slurm_run timeout 120 env SLURM_STEP_GPUS="$2" CUDA_VISIBLE_DEVICES="$3" \
+        srun -n "$1" "$RAY_MPI" "$top_builddir/tests/integration/rt_gpu_env"
+    ((rc == 0)) && [[ $(result_line "$slurm_out") == "RESULT $4 ok" ]]
+}
+slurm_check "srun -n 2, step GPUs 4-7 seen by both tasks: 2 each" \
+    srun_gpus 2 4-7 0,1,2,3 "rank0=0,1 rank1=2,3"
+slurm_check "srun -n 2, 3 step GPUs: not divisible, both keep all" \
+    srun_gpus 2 0-2 0,1,2 "rank0=0,1,2 rank1=0,1,2"
+slurm_check "srun -n 2, per-task binding already (1 device each): left alone" \
+    srun_gpus 2 0-1 1 "rank0=1 rank1=1"
 slurm_check "srun -n 2 -c 1: the job has 2 CPUs" srun_cpus 2 1
 slurm_check "srun -n 1 -c 2: the job has 2 CPUs" srun_cpus 1 2
 slurm_finish

@@ -17,7 +17,9 @@ dry_run_content()
         "#SBATCH --cpus-per-task=2" "#SBATCH --gpus=1" "#SBATCH --time=1:30:00" \
         "#SBATCH --partition=debug" "#SBATCH --array=0-3%2" "#SBATCH --signal=B:USR1@90" \
         "#SBATCH --requeue" "#SBATCH --output=out-%j.txt" \
-        "srun --mpi=pmix $(realpath "$RAY_MPI") $EXAMPLES/pi 'a b' 'it'\\''s'"; do
+        "srun --mpi=pmix $(realpath "$RAY_MPI") $EXAMPLES/pi 'a b' 'it'\\''s' &" \
+        'trap '\''kill -USR1 "$srun_pid" 2>/dev/null'\'' USR1' \
+        'if [ "$status" -eq 85 ] && scontrol requeue "$SLURM_JOB_ID"; then'; do
         grep -qxF -- "$want" "$slurm_out" || {
             echo "missing line: $want" >>"$slurm_err"
             return 1
@@ -120,20 +122,24 @@ WRAP
     ! ls /dev/shm 2>/dev/null | grep -Eq -- "^raympi-($id1|$id2)\\.0-[0-9]+\$"
 }
 
-# `ray-mpi status` inside a step sees its task and the RUNNING job; afterwards,
-# `ray-mpi status JOBID` sees it COMPLETED.
+# `ray-mpi status` inside a step sees its task and the RUNNING job, and says
+# that no runtime runs there (exit 3); afterwards, `ray-mpi status JOBID` sees
+# it COMPLETED (and no runtime, exit 3). A live runtime: tests/slurm/status.sh.
 status_in_job()
 {
-    slurm_run timeout 120 "$RAY_MPI" submit --wait -n 2 "$RAY_MPI" status
+    # shellcheck disable=SC2016 # $0 and $? are the job's shell's
+    slurm_run timeout 120 "$RAY_MPI" submit --wait -n 2 /bin/sh -c '"$0" status; echo "status exit $?"' "$RAY_MPI"
     ((rc == 0)) || return 1
     local id out
     id=$(job_id)
     out=$slurm_work/slurm-$id.out
     grep -qx "job        $id" "$out" && grep -qx 'state      RUNNING' "$out" &&
         grep -qx 'this task  step 0, rank 1, local rank 1, node 0' "$out" &&
-        grep -qx "nodes      1: $(hostname -s)" "$out" || return 1
+        grep -qx "nodes      1: $(hostname -s)" "$out" &&
+        grep -qx "runtime    none: no live ray-mpi runtime of job $id answered" "$out" &&
+        grep -qx "status exit 3" "$out" || return 1
     slurm_run "$RAY_MPI" status "$id"
-    ((rc == 0)) && grep -qx 'state      COMPLETED' "$slurm_out"
+    ((rc == 3)) && grep -qx 'state      COMPLETED' "$slurm_out"
 }
 
 slurm_check "submit --dry-run prints the job script" dry_run_content

@@ -68,11 +68,14 @@ static void test_job_id_precedence(void **state)
     assert_job_id("mine");
     unsetenv("RAYMPI_JOB_ID");
     assert_job_id("4242.3");
-    unsetenv("SLURM_STEP_ID");
-    assert_job_id("4242");
+    unsetenv("SLURM_STEP_ID"); /* mpirun inside an allocation */
+    assert_job_id("4242.mpirun-188219393");
     unsetenv("SLURM_JOB_ID");
     assert_job_id("188219393");
+    setenv("SLURM_JOB_ID", "4242", 1);
     unsetenv("OMPI_MCA_ess_base_jobid");
+    assert_job_id("4242");
+    unsetenv("SLURM_JOB_ID");
     snprintf(pid_id, sizeof(pid_id), "pid%ld", (long)getppid());
     assert_job_id(pid_id);
 }

@@ -152,6 +152,77 @@ static void test_slurm_gpu_lists(void **state)
     }
 }
 
+/* A step's devices split evenly among the tasks of a node, in local-task order. */
+static void test_slurm_share(void **state)
+{
+    char out[64];
+
+    assert_int_equal(gpu_slurm_share("0,1,2,3", 1, 2, out, sizeof(out)), RMPI_OK);
+    assert_string_equal(out, "2,3");
+    assert_int_equal(gpu_slurm_share("0,1,2,3", 0, 4, out, sizeof(out)), RMPI_OK);
+    assert_string_equal(out, "0");
+    assert_int_equal(gpu_slurm_share("GPU-a,GPU-b", 1, 2, out, sizeof(out)), RMPI_OK);
+    assert_string_equal(out, "GPU-b");
+    assert_int_equal(gpu_slurm_share("0,1,2", 0, 2, out, sizeof(out)), RMPI_ERR_UNSUPPORTED);
+    assert_int_equal(gpu_slurm_share("0,1", 0, 1, out, sizeof(out)), RMPI_ERR_NOT_FOUND);
+    assert_int_equal(gpu_slurm_share("0,1", 2, 2, out, sizeof(out)), RMPI_ERR_NOT_FOUND);
+    assert_int_equal(gpu_slurm_share("", 0, 2, out, sizeof(out)), RMPI_ERR_NOT_FOUND);
+    assert_int_equal(gpu_slurm_share("10,11", 1, 2, out, 2), RMPI_ERR_TRUNCATED);
+}
+
+static void test_slurm_tasks_on_node(void **state)
+{
+    unsigned tasks = 0;
+
+    assert_int_equal(gpu_slurm_tasks_on_node("4", 0, &tasks), RMPI_OK);
+    assert_int_equal(tasks, 4);
+    assert_int_equal(gpu_slurm_tasks_on_node("2(x3),1", 2, &tasks), RMPI_OK);
+    assert_int_equal(tasks, 2);
+    assert_int_equal(gpu_slurm_tasks_on_node("2(x3),1", 3, &tasks), RMPI_OK);
+    assert_int_equal(tasks, 1);
+    assert_int_equal(gpu_slurm_tasks_on_node("2(x3),1", 4, &tasks), RMPI_ERR_NOT_FOUND);
+    static const char *const bad[] = {"x", "2(x", "2(x0)", "2(x3", "2;1", "2(y3)"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        assert_int_equal(gpu_slurm_tasks_on_node(bad[i], 1, &tasks), RMPI_ERR_CONFIG);
+    }
+}
+
+/* gpu_slurm_bind narrows CUDA_VISIBLE_DEVICES only in an unbound step. */
+static void test_slurm_bind(void **state)
+{
+    gpu_test_clear_env();
+    unsetenv("SLURM_GPUS_PER_TASK");
+    unsetenv("SLURM_GPU_BIND");
+    setenv("SLURM_STEP_ID", "0", 1);
+    setenv("SLURM_STEP_GPUS", "4-7", 1);
+    setenv("SLURM_STEP_TASKS_PER_NODE", "2", 1);
+    setenv("SLURM_NODEID", "0", 1);
+    setenv("SLURM_LOCALID", "1", 1);
+    setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3", 1);
+    gpu_slurm_bind();
+    assert_string_equal(getenv("CUDA_VISIBLE_DEVICES"), "2,3");
+    setenv("CUDA_VISIBLE_DEVICES", "1", 1); /* Slurm bound one device per task already */
+    gpu_slurm_bind();
+    assert_string_equal(getenv("CUDA_VISIBLE_DEVICES"), "1");
+    setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3", 1);
+    setenv("SLURM_GPUS_PER_TASK", "2", 1);
+    gpu_slurm_bind();
+    assert_string_equal(getenv("CUDA_VISIBLE_DEVICES"), "0,1,2,3");
+    unsetenv("SLURM_GPUS_PER_TASK");
+    unsetenv("SLURM_STEP_ID"); /* not in a step (a batch script) */
+    gpu_slurm_bind();
+    assert_string_equal(getenv("CUDA_VISIBLE_DEVICES"), "0,1,2,3");
+    setenv("SLURM_STEP_ID", "0", 1);
+    setenv("SLURM_LOCALID", "x", 1); /* malformed: left alone */
+    gpu_slurm_bind();
+    assert_string_equal(getenv("CUDA_VISIBLE_DEVICES"), "0,1,2,3");
+    unsetenv("CUDA_VISIBLE_DEVICES");
+    unsetenv("SLURM_STEP_ID");
+    unsetenv("SLURM_STEP_TASKS_PER_NODE");
+    unsetenv("SLURM_NODEID");
+    unsetenv("SLURM_LOCALID");
+}
+
 static void test_binding_names_cuda_visible_devices(void **state)
 {
     char text[256];
@@ -226,6 +297,9 @@ int main(void)
         TEST(test_bad_device_index),
         TEST(test_locality_from_hwloc),
         TEST(test_slurm_gpu_lists),
+        TEST(test_slurm_share),
+        TEST(test_slurm_tasks_on_node),
+        TEST(test_slurm_bind),
         TEST(test_binding_names_cuda_visible_devices),
         TEST(test_ctx_push_pop),
         TEST(test_ctx_retain_failure),
