@@ -232,6 +232,7 @@ void xport_peer_failed(xport_ctx_h ctx, int rank, rmpi_status_t reason)
     atomic_store_explicit(&ctx->dead[rank], 1, memory_order_release);
     atomic_fetch_add_explicit(&ctx->stats.peers_died, 1, memory_order_relaxed);
     xport_fail_inflight(ctx, peer);
+    xport_ucx_rkeys_purge(ctx, rank); /* its ops failed above: no key is in use */
     if (peer->ep != NULL && peer->peer_mode) {
         /* FORCE is valid because the endpoint has UCP_ERR_HANDLING_MODE_PEER. */
         peer->close_req = xport_ucx_close(peer->ep, true);
@@ -282,6 +283,7 @@ void xport_ucx_close_all(xport_ctx_h ctx)
         return;
     }
     xport_ucx_flush_batches(ctx);
+    xport_ucx_rkeys_purge(ctx, -1); /* keys go before their endpoints */
     for (int r = 0; r < ctx->size; ++r) {
         xport_peer_t *peer = &ctx->peers[r];
 

@@ -95,6 +95,103 @@ static bool xport_mem_covers(xport_ctx_h ctx, uint64_t addr, uint64_t len)
     return found;
 }
 
+/* --- remote keys --------------------------------------------------------------- */
+
+/*
+ * Unpacking a key can be expensive (on shared memory it attaches the peer's
+ * segment), and a rank pulls from the same few registrations (a peer's store
+ * arena) again and again, so unpacked keys are cached per peer by their
+ * packed bytes. A key in use by an operation is never destroyed; the cache
+ * keeps at most XPORT_RKEYS_PER_PEER idle ones. Progress thread only.
+ */
+#define XPORT_RKEYS_PER_PEER 8
+
+typedef struct xport_rkey {
+    struct xport_rkey *next;
+    ucp_rkey_h         handle;
+    unsigned           users; /* operations in flight with it */
+    size_t             len;
+    uint8_t            packed[];
+} xport_rkey_t;
+
+static void xport_rkeys_trim(xport_peer_t *peer)
+{
+    xport_rkey_t **link = &peer->rkeys;
+    unsigned       kept = 0;
+
+    while (*link != NULL) {
+        xport_rkey_t *entry = *link;
+
+        if (entry->users == 0 && ++kept > XPORT_RKEYS_PER_PEER) {
+            *link = entry->next;
+            ucp_rkey_destroy(entry->handle);
+            free(entry);
+        } else {
+            link = &entry->next;
+        }
+    }
+}
+
+/* The cached key for @a op's packed bytes on @a ep, unpacked now if new; NULL on failure. */
+static xport_rkey_t *xport_rkey_get(xport_ctx_h ctx, ucp_ep_h ep, const xport_op_t *op)
+{
+    xport_peer_t  *peer = &ctx->peers[op->peer];
+    xport_rkey_t **link = &peer->rkeys, *entry;
+    ucs_status_t   status;
+
+    for (; (entry = *link) != NULL; link = &entry->next) {
+        if (entry->len == op->rkey_len && memcmp(entry->packed, op->rkey, op->rkey_len) == 0) {
+            *link       = entry->next; /* to the front */
+            entry->next = peer->rkeys;
+            peer->rkeys = entry;
+            return entry;
+        }
+    }
+    entry = malloc(sizeof(*entry) + op->rkey_len);
+    if (entry == NULL) {
+        return NULL;
+    }
+    status = ucp_ep_rkey_unpack(ep, op->rkey, &entry->handle);
+    if (status != UCS_OK) {
+        base_log_once(BASE_LOG_WARN, "ucp_ep_rkey_unpack failed: %s", ucs_status_string(status));
+        free(entry);
+        return NULL;
+    }
+    entry->users = 0;
+    entry->len   = op->rkey_len;
+    memcpy(entry->packed, op->rkey, op->rkey_len);
+    entry->next = peer->rkeys;
+    peer->rkeys = entry;
+    xport_rkeys_trim(peer);
+    return entry;
+}
+
+void xport_ucx_rkey_release(xport_op_t *op)
+{
+    if (op->rkey_entry != NULL) {
+        --op->rkey_entry->users;
+        op->rkey_entry = NULL;
+    } else if (op->rkey_h != NULL) {
+        ucp_rkey_destroy(op->rkey_h);
+    }
+    op->rkey_h = NULL;
+}
+
+void xport_ucx_rkeys_purge(xport_ctx_h ctx, int rank)
+{
+    for (int r = rank < 0 ? 0 : rank; r < (rank < 0 ? ctx->size : rank + 1); ++r) {
+        xport_peer_t *peer = &ctx->peers[r];
+
+        while (peer->rkeys != NULL) {
+            xport_rkey_t *entry = peer->rkeys;
+
+            peer->rkeys = entry->next;
+            ucp_rkey_destroy(entry->handle); /* its users have completed (or failed) */
+            free(entry);
+        }
+    }
+}
+
 /* --- get and put ------------------------------------------------------------- */
 
 static void xport_rma_done(void *request, ucs_status_t status, void *arg)
@@ -114,20 +211,19 @@ static void xport_rma_done(void *request, ucs_status_t status, void *arg)
 
 static ucp_ep_h xport_rma_prepare(xport_ctx_h ctx, xport_op_t *op)
 {
-    ucp_ep_h     ep = xport_ucx_ep(ctx, op->peer);
-    ucs_status_t status;
+    ucp_ep_h ep = xport_ucx_ep(ctx, op->peer);
 
     if (ep == NULL) {
         xport_op_complete(ctx, op, RMPI_ERR_PEER_DIED);
         return NULL;
     }
-    status = ucp_ep_rkey_unpack(ep, op->rkey, &op->rkey_h);
-    if (status != UCS_OK) {
-        op->rkey_h = NULL;
-        base_log_once(BASE_LOG_WARN, "ucp_ep_rkey_unpack failed: %s", ucs_status_string(status));
+    op->rkey_entry = xport_rkey_get(ctx, ep, op);
+    if (op->rkey_entry == NULL) {
         xport_op_complete(ctx, op, RMPI_ERR_INVALID_ARG);
         return NULL;
     }
+    ++op->rkey_entry->users;
+    op->rkey_h = op->rkey_entry->handle;
     return ep;
 }
 

@@ -317,9 +317,7 @@ void xport_count_bad(xport_ctx_h ctx, xport_bad_reason_t reason, int src)
 void xport_op_complete(xport_ctx_h ctx, xport_op_t *op, rmpi_status_t status)
 {
     base_list_del(&op->elem);
-    if (op->rkey_h != NULL) {
-        ucp_rkey_destroy(op->rkey_h);
-    }
+    xport_ucx_rkey_release(op);
     free(op->wire_hdr);
     if (op->cb != NULL) {
         op->cb(op->cb_arg, status);

@@ -63,9 +63,10 @@ typedef struct xport_op {
     size_t              rkey_len;
     uint64_t            pull_id;
     ucp_rkey_h          rkey_h;
-    bool                detached;  /**< failed early; its UCX request no longer counted */
-    bool                recycled;  /**< of the recycled size (xport.c), else plain malloc */
-    struct xport_op    *next_free; /**< in a cache of recycled descriptors */
+    struct xport_rkey  *rkey_entry; /**< the cached key rkey_h came from (ucx_rma.c), or NULL */
+    bool                detached;   /**< failed early; its UCX request no longer counted */
+    bool                recycled;   /**< of the recycled size (xport.c), else plain malloc */
+    struct xport_op    *next_free;  /**< in a cache of recycled descriptors */
     xport_am_handler_t  handler;
     void               *handler_arg;
     char                inline_buf[];
@@ -81,6 +82,7 @@ typedef struct xport_peer {
     base_list_t         inflight_batches;
     struct xport_batch *batch; /**< frame being filled, NULL when none */
     base_list_t         dirty; /**< in ctx->dirty_peers while it has a batch */
+    struct xport_rkey  *rkeys; /**< its unpacked remote keys, most recently used first */
 } xport_peer_t;
 
 /** A frame of small messages to one rank and the operations it carries. */
@@ -299,7 +301,11 @@ void          xport_ucx_batches_release(xport_ctx_h ctx);
 
 /* ucx_rma.c */
 /** Fail pending pulls from @a rank (-1: all of them). */
-void          xport_ucx_pull_fail_peer(xport_ctx_h ctx, int rank, rmpi_status_t status);
+void xport_ucx_pull_fail_peer(xport_ctx_h ctx, int rank, rmpi_status_t status);
+/** An op is done with its remote key: give a cached one back, destroy another. */
+void xport_ucx_rkey_release(xport_op_t *op);
+/** Destroy the cached remote keys of @a rank (-1: every rank), before endpoints close. */
+void          xport_ucx_rkeys_purge(xport_ctx_h ctx, int rank);
 rmpi_status_t xport_ucx_rma_start(xport_ctx_h ctx);
 void          xport_ucx_rma_stop(xport_ctx_h ctx);
 void          xport_pull_request_handler(xport_ctx_h ctx, int src, const void *hdr, size_t hdr_len);
