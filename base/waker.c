@@ -32,6 +32,9 @@ static bool            pool_key_ok;
 
 static __thread base_waker_t *waker_self;
 
+/* Threads woken by a futex wake that have not yet returned from their wait. */
+static atomic_int waker_runnable;
+
 /* Wake-ups held back by base_waker_defer_begin on this thread. */
 #define WAKER_DEFER_MAX 32
 static __thread base_waker_t *defer_list[WAKER_DEFER_MAX];
@@ -99,6 +102,16 @@ uint32_t base_waker_seq(const base_waker_t *waker)
     return atomic_load_explicit(&waker->seq, memory_order_acquire);
 }
 
+/* Never below zero: a spurious return from a wait must not hide a later wake-up. */
+static void waker_runnable_add(int delta)
+{
+    int count = atomic_load_explicit(&waker_runnable, memory_order_relaxed);
+
+    while ((delta > 0 || count > 0) &&
+           !atomic_compare_exchange_weak(&waker_runnable, &count, count + delta)) {
+    }
+}
+
 static long waker_futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts)
 {
     return syscall(SYS_futex, word, op, val, ts, NULL, FUTEX_BITSET_MATCH_ANY);
@@ -115,11 +128,15 @@ int base_waker_wait(base_waker_t *waker, uint32_t seq, double deadline_s)
     }
     atomic_store(&waker->sleeping, 1);
     /* The store before the load of seq, against the waker's add then load (Dekker). */
-    if (atomic_load(&waker->seq) == seq &&
-        waker_futex(&waker->seq, FUTEX_WAIT_BITSET_PRIVATE, seq, deadline_s >= 0 ? &ts : NULL) <
-            0 &&
-        errno == ETIMEDOUT) {
-        rc = ETIMEDOUT;
+    if (atomic_load(&waker->seq) == seq) {
+        long woke =
+            waker_futex(&waker->seq, FUTEX_WAIT_BITSET_PRIVATE, seq, deadline_s >= 0 ? &ts : NULL);
+
+        if (woke == 0) {
+            waker_runnable_add(-1); /* running now: counted by the wake that ended the wait */
+        } else if (errno == ETIMEDOUT) {
+            rc = ETIMEDOUT;
+        }
     }
     atomic_store_explicit(&waker->sleeping, 0, memory_order_relaxed);
     return rc;
@@ -129,8 +146,16 @@ void base_waker_wake(base_waker_t *waker)
 {
     atomic_fetch_add(&waker->seq, 1);
     if (atomic_load(&waker->sleeping) != 0) {
-        (void)waker_futex(&waker->seq, FUTEX_WAKE_BITSET_PRIVATE, 1, NULL);
+        waker_runnable_add(1); /* before the wake: the woken thread may uncount itself at once */
+        if (waker_futex(&waker->seq, FUTEX_WAKE_BITSET_PRIVATE, 1, NULL) <= 0) {
+            waker_runnable_add(-1); /* nobody was asleep after all */
+        }
     }
+}
+
+int base_waker_runnable(void)
+{
+    return atomic_load_explicit(&waker_runnable, memory_order_relaxed);
 }
 
 void base_waker_wake_later(base_waker_t *waker)

@@ -71,6 +71,14 @@ void base_waker_wake(base_waker_t *waker);
 void base_waker_wake_later(base_waker_t *waker);
 
 /**
+ * Threads of this process woken by a wake-up that have not run yet (an
+ * estimate, never negative). A thread that polls (the transport's progress
+ * thread) yields its core while this is non-zero: on a rank bound to one
+ * core the woken thread is waiting for exactly that core.
+ */
+int base_waker_runnable(void);
+
+/**
  * Defer this thread's base_waker_wake_later() calls until defer_end, which
  * the caller reaches with its locks released (e.g. around a message handler).
  * Nests; the outermost end issues the wake-ups.

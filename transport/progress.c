@@ -14,9 +14,11 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/waker.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -178,7 +180,8 @@ static void *xport_progress_main(void *arg)
     while (!atomic_load_explicit(&ctx->stop, memory_order_relaxed)) {
         if (xport_pass(ctx) != 0) {
             idle = 0;
-        } else if (spin_ns == 0 || ++idle % XPORT_CLOCK_PASSES == 0) {
+        } else if ((base_waker_runnable() > 0 && sched_yield() != 0) || spin_ns == 0 ||
+                   ++idle % XPORT_CLOCK_PASSES == 0) {
             /* Idle for longer than the spin: block (XPORT_POLL_SPIN bounds the spin). */
             uint64_t now = base_time_ns();
 

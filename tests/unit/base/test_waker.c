@@ -34,6 +34,7 @@ static void test_wake_before_wait_does_not_sleep(void **state)
     assert_int_equal(base_waker_seq(waker), seq + 1);
     /* no deadline: a lost wake-up would hang here, and the test runner's timeout catches it */
     assert_int_equal(base_waker_wait(waker, seq, -1), 0);
+    assert_int_equal(base_waker_runnable(), 0); /* nobody slept, nobody was woken */
 }
 
 static void test_wait_times_out(void **state)
@@ -161,6 +162,8 @@ static void test_pingpong_loses_no_wakeup(void **state)
     assert_int_equal(pthread_join(thread, NULL), 0);
     assert_int_equal(pp.rounds, PINGPONG_ROUNDS);
     assert_int_equal(pp.timeouts, 0);
+    /* Every thread a wake-up made runnable has run and returned from its wait. */
+    assert_int_equal(base_waker_runnable(), 0);
 }
 
 static void *take_self(void *arg)
