@@ -22,6 +22,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/waker.h"
 #include "transport/xport.h"
 
 #include <pthread.h>
@@ -352,44 +353,50 @@ BENCH_REGISTER(bench_xport_rate)
 
 #define BX_PULL_WINDOW 4 /* pulls in flight, as ucx_perftest's bandwidth tests keep several */
 
+/* The puller sleeps on its waker, as a rank's threads waiting for a pull do (objstore/remote.c). */
 static void bx_pull_done(void *arg, rmpi_status_t status)
 {
-    (void)arg;
     if (status != RMPI_OK) {
         base_log_once(BASE_LOG_ERROR, "bench: pull failed: %s", rmpi_status_str(status));
     }
-    pthread_mutex_lock(&bx.lock);
     atomic_fetch_add(&bx.count, 1);
-    pthread_cond_signal(&bx.cond);
-    pthread_mutex_unlock(&bx.lock);
+    base_waker_wake(arg);
+}
+
+/* Sleep until fewer than @a most pulls of @a started are in flight. */
+static void bx_pull_wait(base_waker_t *waker, int started, int most)
+{
+    for (;;) {
+        uint32_t seq = base_waker_seq(waker);
+
+        if (started - (int)atomic_load(&bx.count) <= most) {
+            return;
+        }
+        (void)base_waker_wait(waker, seq, -1);
+    }
 }
 
 /* MiB/s of @a iters pulls of @a size bytes by rank 0 from rank 1, a window at a time. */
 static double bx_pull_once(bench_ctx_t *ctx, const void *rkey, size_t rkey_len, uint64_t addr,
                            void *dst, size_t size, int iters)
 {
-    double t0;
+    base_waker_t *waker = base_waker_self();
+    double        t0;
 
     bx_reset(iters);
     bx_barrier(ctx);
     t0 = base_time_sec();
-    for (int i = 0; ctx->rank == 0 && i < iters; ++i) {
+    for (int i = 0; ctx->rank == 0 && waker != NULL && i < iters; ++i) {
         /* Keep at most BX_PULL_WINDOW in flight (the destination is shared: only speed counts). */
-        pthread_mutex_lock(&bx.lock);
-        while (i - atomic_load(&bx.count) >= BX_PULL_WINDOW) {
-            pthread_cond_wait(&bx.cond, &bx.lock);
-        }
-        pthread_mutex_unlock(&bx.lock);
-        if (xport_pull(bx.xp, 1, rkey, rkey_len, addr, dst, size, bx_pull_done, NULL) != RMPI_OK) {
+        bx_pull_wait(waker, i, BX_PULL_WINDOW - 1);
+        if (xport_pull(bx.xp, 1, rkey, rkey_len, addr, dst, size, bx_pull_done, waker) != RMPI_OK) {
             base_error("bench: xport_pull failed");
             return 0;
         }
     }
-    pthread_mutex_lock(&bx.lock);
-    while (ctx->rank == 0 && atomic_load(&bx.count) < iters) {
-        pthread_cond_wait(&bx.cond, &bx.lock);
+    if (ctx->rank == 0 && waker != NULL) {
+        bx_pull_wait(waker, iters, 0);
     }
-    pthread_mutex_unlock(&bx.lock);
     return (double)size * iters / (base_time_sec() - t0) / (1 << 20);
 }
 

@@ -14,7 +14,9 @@
 
 #include "objstore/store_int.h"
 
+#include "base/clock.h"
 #include "base/log.h"
+#include "base/waker.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -391,25 +393,21 @@ rmpi_status_t store_pull(store_h store, int src, const void *rkey, size_t rkey_l
 
 /* --- blocking pulls ------------------------------------------------------------------- */
 
-/* Shared by the waiting thread and the callback; the last of the two frees it. */
+/*
+ * Shared by the waiting thread and the callback; the last of the two frees it.
+ * The waiter sleeps on its own waker (base/waker.h), so the progress thread
+ * that completes the pull yields its core to it on a rank bound to one core.
+ */
 typedef struct store_pull_sync {
-    pthread_mutex_t lock;
-    pthread_cond_t  cond;
-    int             refs;
-    bool            done;
-    rmpi_status_t   status;
+    base_waker_t *waker;
+    atomic_int    refs;
+    atomic_bool   done;
+    rmpi_status_t status;
 } store_pull_sync_t;
 
 static void store_pull_sync_put(store_pull_sync_t *sync)
 {
-    bool last;
-
-    pthread_mutex_lock(&sync->lock);
-    last = --sync->refs == 0;
-    pthread_mutex_unlock(&sync->lock);
-    if (last) {
-        pthread_cond_destroy(&sync->cond);
-        pthread_mutex_destroy(&sync->lock);
+    if (atomic_fetch_sub(&sync->refs, 1) == 1) {
         free(sync);
     }
 }
@@ -417,52 +415,45 @@ static void store_pull_sync_put(store_pull_sync_t *sync)
 static void store_pull_sync_done(void *arg, rmpi_status_t status)
 {
     store_pull_sync_t *sync = arg;
+    base_waker_t *waker = sync->waker; /* outlives the waiter's thread: a late wake is harmless */
 
-    pthread_mutex_lock(&sync->lock);
-    sync->done   = true;
     sync->status = status;
-    pthread_cond_signal(&sync->cond);
-    pthread_mutex_unlock(&sync->lock);
-    store_pull_sync_put(sync);
+    atomic_store_explicit(&sync->done, true, memory_order_release);
+    store_pull_sync_put(sync); /* the waiter may free it from here on */
+    base_waker_wake(waker);
 }
 
 static store_pull_sync_t *store_pull_sync_new(void)
 {
-    store_pull_sync_t *sync = calloc(1, sizeof(*sync));
-    pthread_condattr_t attr;
+    store_pull_sync_t *sync  = calloc(1, sizeof(*sync));
+    base_waker_t      *waker = base_waker_self();
 
-    if (sync == NULL) {
+    if (sync == NULL || waker == NULL) {
+        free(sync);
         return NULL;
     }
-    pthread_mutex_init(&sync->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&sync->cond, &attr);
-    pthread_condattr_destroy(&attr);
-    sync->refs = 2;
+    sync->waker = waker;
+    atomic_init(&sync->refs, 2);
+    atomic_init(&sync->done, false);
     return sync;
 }
 
 static rmpi_status_t store_pull_sync_wait(store_pull_sync_t *sync, double timeout)
 {
-    struct timespec deadline;
-    rmpi_status_t   status;
-    int             rc = 0;
+    double deadline = base_time_sec() + timeout;
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += (time_t)timeout;
-    deadline.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
+    while (!atomic_load_explicit(&sync->done, memory_order_acquire)) {
+        uint32_t seq = base_waker_seq(sync->waker);
+
+        if (atomic_load_explicit(&sync->done, memory_order_acquire)) {
+            break;
+        }
+        if (base_waker_wait(sync->waker, seq, deadline) == ETIMEDOUT &&
+            !atomic_load_explicit(&sync->done, memory_order_acquire)) {
+            return RMPI_ERR_TIMEOUT;
+        }
     }
-    pthread_mutex_lock(&sync->lock);
-    while (!sync->done && (rc != ETIMEDOUT)) {
-        rc = pthread_cond_timedwait(&sync->cond, &sync->lock, &deadline);
-    }
-    status = sync->done ? sync->status : RMPI_ERR_TIMEOUT;
-    pthread_mutex_unlock(&sync->lock);
-    return status;
+    return sync->status;
 }
 
 rmpi_status_t store_pull_wait(store_h store, int src, const void *rkey, size_t rkey_len,
