@@ -39,6 +39,8 @@ typedef struct rt_status_rank {
     double   cpus, cpus_free, gpus, gpus_free;
     uint64_t queued, running, executed, submitted;
     uint64_t store_objects, store_bytes, store_total;
+    uint64_t store_spilled, store_evictions, store_pulls;  /**< bytes in spill files; ever; ever */
+    uint64_t device_objects, device_bytes, device_spilled; /**< device objects (devobj.h) */
     uint64_t actors_hosted;
     uint32_t num_names;
     struct {

@@ -68,6 +68,9 @@ static void rt_status_totals(const rt_status_rank_t *views, const bool *answered
         sum->store_objects += views[r].store_objects;
         sum->store_bytes += views[r].store_bytes;
         sum->store_total += views[r].store_total;
+        sum->store_spilled += views[r].store_spilled;
+        sum->device_objects += views[r].device_objects;
+        sum->device_bytes += views[r].device_bytes;
         sum->actors_hosted += views[r].actors_hosted;
     }
 }
@@ -80,6 +83,14 @@ static void rt_status_text_rank(FILE *out, const rt_status_rank_t *v)
             " object(s), %" PRIu64 " B; actors %" PRIu64,
             v->rank, v->node, v->host, v->pid, v->cpus_free, v->cpus, v->gpus_free, v->gpus,
             v->queued, v->running, v->executed, v->store_objects, v->store_bytes, v->actors_hosted);
+    if (v->store_spilled > 0 || v->store_evictions > 0 || v->store_pulls > 0) {
+        fprintf(out, "; store %" PRIu64 " B spilled, %" PRIu64 " evicted, %" PRIu64 " pulled",
+                v->store_spilled, v->store_evictions, v->store_pulls);
+    }
+    if (v->device_objects > 0) {
+        fprintf(out, "; device objects %" PRIu64 ", %" PRIu64 " B (+%" PRIu64 " B spilled)",
+                v->device_objects, v->device_bytes, v->device_spilled);
+    }
     for (uint32_t i = 0; i < v->num_names; ++i) {
         fprintf(out, "%s %s x%" PRIu32, i == 0 ? "; running" : ",", v->names[i].name,
                 v->names[i].count);
@@ -131,14 +142,18 @@ static void rt_status_json_rank(FILE *out, const rt_status_rank_t *v)
 {
     fprintf(out, "{\"rank\":%d,\"state\":\"up\",\"node\":%d,\"host\":", v->rank, v->node);
     rt_status_json_str(out, v->host);
-    fprintf(
-        out,
-        ",\"pid\":%" PRId64 ",\"cpus\":%g,\"cpus_free\":%g,\"gpus\":%g,\"gpus_free\":%g,"
-        "\"tasks_queued\":%" PRIu64 ",\"tasks_running\":%" PRIu64 ",\"tasks_executed\":%" PRIu64
-        ",\"tasks_submitted\":%" PRIu64 ",\"store_objects\":%" PRIu64 ",\"store_bytes\":%" PRIu64
-        ",\"store_total\":%" PRIu64 ",\"actors_hosted\":%" PRIu64 ",\"running\":{",
-        v->pid, v->cpus, v->cpus_free, v->gpus, v->gpus_free, v->queued, v->running, v->executed,
-        v->submitted, v->store_objects, v->store_bytes, v->store_total, v->actors_hosted);
+    fprintf(out,
+            ",\"pid\":%" PRId64 ",\"cpus\":%g,\"cpus_free\":%g,\"gpus\":%g,\"gpus_free\":%g,"
+            "\"tasks_queued\":%" PRIu64 ",\"tasks_running\":%" PRIu64 ",\"tasks_executed\":%" PRIu64
+            ",\"tasks_submitted\":%" PRIu64 ",\"store_objects\":%" PRIu64
+            ",\"store_bytes\":%" PRIu64 ",\"store_total\":%" PRIu64 ",\"store_spilled\":%" PRIu64
+            ",\"store_evictions\":%" PRIu64 ",\"store_pulls\":%" PRIu64
+            ",\"device_objects\":%" PRIu64 ",\"device_bytes\":%" PRIu64
+            ",\"device_spilled\":%" PRIu64 ",\"actors_hosted\":%" PRIu64 ",\"running\":{",
+            v->pid, v->cpus, v->cpus_free, v->gpus, v->gpus_free, v->queued, v->running,
+            v->executed, v->submitted, v->store_objects, v->store_bytes, v->store_total,
+            v->store_spilled, v->store_evictions, v->store_pulls, v->device_objects,
+            v->device_bytes, v->device_spilled, v->actors_hosted);
     for (uint32_t i = 0; i < v->num_names; ++i) {
         fputs(i == 0 ? "" : ",", out);
         rt_status_json_str(out, v->names[i].name);

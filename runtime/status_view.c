@@ -58,6 +58,7 @@ void rt_status_my_view(rt_status_rank_t *view)
 {
     rmpi_runtime_stats_t stats;
     rt_exec_stats_t      exec;
+    store_stats_t        store;
 
     memset(view, 0, sizeof(*view));
     view->rank = rt.rank;
@@ -79,7 +80,14 @@ void rt_status_my_view(rt_status_rank_t *view)
     view->store_objects = stats.store_objects;
     view->store_bytes   = stats.store_bytes;
     view->store_total   = rt.my_res.memory;
-    view->actors_hosted = stats.actors_hosted;
+    store_stats(rt.store, &store);
+    view->store_spilled   = store.spilled_bytes;
+    view->store_evictions = store.evictions;
+    view->store_pulls     = store.pulls;
+    view->device_objects  = stats.device_objects;
+    view->device_bytes    = stats.device_bytes;
+    view->device_spilled  = stats.device_spilled;
+    view->actors_hosted   = stats.actors_hosted;
     pthread_mutex_lock(&rt.lock);
     base_hash_foreach(&rt.runs, rt_status_collect_run, view);
     pthread_mutex_unlock(&rt.lock);
