@@ -172,6 +172,15 @@ rmpi_status_t base_run_dir_path(char *buf, size_t len)
     return rundir_with_options(rundir_path, buf, len);
 }
 
+void base_run_dir_remove_if_empty(void)
+{
+    char path[PATH_MAX];
+
+    if (base_run_dir_path(path, sizeof(path)) == RMPI_OK) {
+        (void)rmdir(path); /* ENOTEMPTY and ENOENT are the normal answers of all but the last */
+    }
+}
+
 rmpi_status_t base_run_dir(char *buf, size_t len)
 {
     char          path[PATH_MAX];

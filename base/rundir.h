@@ -49,6 +49,12 @@ rmpi_status_t base_job_id(char *buf, size_t len);
  */
 rmpi_status_t base_run_dir(char *buf, size_t len);
 
+/**
+ * Remove the job's run directory if nothing is left in it (the last rank of a
+ * node to finish succeeds; log files or another rank's files keep it).
+ */
+void base_run_dir_remove_if_empty(void);
+
 /** Like base_run_dir(), but only computes the path: nothing is created or checked. */
 rmpi_status_t base_run_dir_path(char *buf, size_t len);
 

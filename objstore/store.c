@@ -174,6 +174,19 @@ static rmpi_status_t store_resolve_options(const store_params_t *params, store_o
 }
 
 /* The rank's own spill folder, <dir>/raympi-<job id>-<rank>, created empty. */
+/* <run dir>/spill goes with the last rank of the node (rmdir fails while others use it). */
+static void store_remove_spill_parent(store_h store)
+{
+    char *slash;
+
+    if (!store->spill_dir_default || (slash = strrchr(store->spill_dir, '/')) == NULL) {
+        return;
+    }
+    *slash = '\0';
+    (void)rmdir(store->spill_dir);
+    *slash = '/';
+}
+
 static rmpi_status_t store_setup_spill_dir(store_h store, const char *dir)
 {
     char          base[STORE_SPILL_PATH_MAX - 64];
@@ -186,6 +199,7 @@ static rmpi_status_t store_setup_spill_dir(store_h store, const char *dir)
             return status;
         }
         strcat(base, "/spill");
+        store->spill_dir_default = true;
     } else if (strlen(dir) < sizeof(base)) {
         strcpy(base, dir);
     } else {
@@ -374,6 +388,11 @@ static bool store_free_each(base_hash_node_t *node, void *arg)
     return true;
 }
 
+const char *store_spill_folder(store_h store)
+{
+    return store->spill_dir;
+}
+
 const char *store_shm_name(store_h store)
 {
     return store->arena.name;
@@ -394,6 +413,7 @@ void store_destroy(store_h store)
 
     if (store->spill_dir[0] != '\0') {
         store_spill_clear_dir(store->spill_dir, true);
+        store_remove_spill_parent(store);
     }
     store_peers_close(store);
     base_hash_cleanup(&store->objects);

@@ -115,6 +115,8 @@ void store_destroy(store_h store);
  * (the store itself installs no handler).
  */
 const char *store_shm_name(store_h store);
+/** The folder of this rank's spill files ("" when spilling is off). */
+const char *store_spill_folder(store_h store);
 
 /**
  * Create object @a oid of @a size bytes (0 allowed) and return a writable, 64-byte

@@ -72,6 +72,7 @@ struct store {
     char   job_id[STORE_JOB_ID_MAX]; /* immutable after create */
     int    rank;
     char   spill_dir[STORE_SPILL_PATH_MAX];
+    bool   spill_dir_default; /* under <run dir>/spill, which the last rank out removes */
     bool   spill;       /* cleared when a spill write fails */
     double put_timeout; /* immutable after create */
 

@@ -19,6 +19,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/rundir.h"
 #include "gpu/gpu.h"
 #include "objstore/remote.h"
 
@@ -688,7 +689,7 @@ static rmpi_status_t rt_start_store(void)
     rmpi_status_t  status = store_create(&params, &rt.store);
 
     if (status == RMPI_OK) {
-        rt_signals_install(store_shm_name(rt.store));
+        rt_signals_install(store_shm_name(rt.store), store_spill_folder(rt.store));
         status = store_remote_attach(rt.store, rt.xp);
     }
     return status;
@@ -995,6 +996,7 @@ static void rt_teardown(bool finalize_mpi)
         rt.cluster = NULL;
     }
     gpu_finalize();
+    base_run_dir_remove_if_empty(); /* the last rank of the node takes the job's folder along */
     if (finalize_mpi && rt.mpi_ours && rt_may_finalize_mpi()) {
         MPI_Finalize();
         rt.mpi_ours = false;

@@ -440,7 +440,7 @@ rmpi_status_t rt_map_stored(const store_oid_t *oid, const rt_location_t *loc, st
                             rt_map_kind_t *kind_p);
 
 /* Fatal signals unlink the arena (signals.c). */
-void rt_signals_install(const char *shm_name);
+void rt_signals_install(const char *shm_name, const char *spill_dir);
 void rt_signals_remove(void);
 /** Unlink the arena's name and the status socket now (async-signal-safe; the mapping stays). */
 void rt_signals_unlink_arena(void);

@@ -11,7 +11,9 @@
 #   field NAME          the value of NAME=... in $result
 #   result_ok           the example exited 0 and its RESULT line ends in "ok"
 #   awk_true EXPR       EXPR (awk syntax, numbers from fields) is true
-#   example_finish      print the summary; its status is the test's
+#   example_finish      print the summary; its status is the test's (a run directory
+#                       left behind by an ended job is a failure, unless the test
+#                       sets EXAMPLE_KEEPS_RUN_DIR)
 #
 # Environment (from tests/Makefile.am): top_srcdir, top_builddir, RMPI_MPIRUN.
 # Exits 77 (skip) without mpirun, 99 when an example is not built.
@@ -38,6 +40,9 @@ unset RAYMPI_CONFIG_FILE RAYMPI_RT_NUM_CPUS RAYMPI_RT_NUM_GPUS RAYMPI_RT_RESOURC
 
 example_tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$example_tmp"' EXIT
+# The examples' run directories go here, so that example_finish can see that every
+# job that ended took its own along.
+export RAYMPI_RUN_DIR_BASE=$example_tmp/run
 
 example_run()
 {
@@ -105,6 +110,13 @@ example_check()
 
 example_finish()
 {
+    local left
+    left=$(find "$RAYMPI_RUN_DIR_BASE" -mindepth 1 -maxdepth 1 2>/dev/null)
+    if [[ -n $left && -z ${EXAMPLE_KEEPS_RUN_DIR:-} ]]; then
+        echo "FAIL: run directories left behind by jobs that ended:"
+        find "$RAYMPI_RUN_DIR_BASE" -mindepth 1 | sed 's/^/    /'
+        ((example_failures++))
+    fi
     echo "$(basename "$0"): $example_failures failure(s)"
     ((example_failures == 0))
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # scancel.sh - `scancel` of a running ray-mpi job leaves nothing behind: no
-# process of the job, no shared-memory arena of it in /dev/shm.
+# process of the job, no shared-memory arena of it in /dev/shm, no run directory
+# of it (RAYMPI_RUN_DIR_BASE is this test's own, slurm_common.sh).
 #
 # The ranks unlink their arenas on SIGTERM (runtime/signals.c); should that
 # break, the test unlinks its own job's leftovers, and only those.
@@ -59,7 +60,12 @@ scancel_leaves_nothing()
         cat "$slurm_out" >>"$slurm_err"
         return 1
     fi
+    if compgen -G "$RAYMPI_RUN_DIR_BASE/$id*" >"$slurm_out"; then
+        echo "run directory left behind:" >>"$slurm_err"
+        ls -R "$RAYMPI_RUN_DIR_BASE" >>"$slurm_err"
+        return 1
+    fi
 }
 
-slurm_check "scancel mid-run leaves no process and no shm arena" scancel_leaves_nothing
+slurm_check "scancel mid-run leaves no process, no shm arena and no run directory" scancel_leaves_nothing
 slurm_finish
