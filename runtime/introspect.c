@@ -69,7 +69,7 @@ static void __attribute__((constructor)) rt_probe_register(void)
     (void)rmpi_register_function(RT_PROBE_FN, rt_probe_free_cpus);
 }
 
-static rmpi_status_t rt_probe_rank(int rank, rmpi_ref_t *ref_p)
+rmpi_status_t rt_probe_submit(const char *fn, int rank, rmpi_ref_t *ref_p)
 {
     rmpi_task_options_t opts = {
         .field_mask  = RMPI_TASK_OPT_NUM_CPUS | RMPI_TASK_OPT_STRATEGY | RMPI_TASK_OPT_MAX_RETRIES,
@@ -79,7 +79,12 @@ static rmpi_status_t rt_probe_rank(int rank, rmpi_ref_t *ref_p)
         .affinity_rank = rank,
     };
 
-    return rmpi_submit(RT_PROBE_FN, NULL, 0, &opts, ref_p);
+    return rmpi_submit(fn, NULL, 0, &opts, ref_p);
+}
+
+static rmpi_status_t rt_probe_rank(int rank, rmpi_ref_t *ref_p)
+{
+    return rt_probe_submit(RT_PROBE_FN, rank, ref_p);
 }
 
 /*

@@ -283,6 +283,12 @@ void rt_run_reject_free(rt_run_t *run, rmpi_status_t status, const char *why);
 rmpi_status_t rt_task_gpu_enter(rt_run_t *run);
 /** Synchronize and give back its stream, restore the context; the first error. */
 rmpi_status_t rt_task_gpu_leave(rt_run_t *run);
+/**
+ * Submit runtime function @a fn (no arguments) to run on @a rank with no CPU,
+ * no retry: how the runtime asks a rank about itself (introspect.c).
+ */
+rmpi_status_t rt_probe_submit(const char *fn, int rank, rmpi_ref_t *ref_p);
+
 struct gpu_stream;
 /** The task's stream (taken on first use); RMPI_ERR_NO_DEVICE, logged as @a caller, without a GPU. */
 rmpi_status_t rt_task_gpu_stream(rt_run_t *run, const char *caller, struct gpu_stream **stream_p);

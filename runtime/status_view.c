@@ -113,15 +113,7 @@ static void __attribute__((constructor)) rt_status_probe_register(void)
 
 static rmpi_status_t rt_status_ask(int rank, rmpi_ref_t *ref_p)
 {
-    rmpi_task_options_t opts = {
-        .field_mask  = RMPI_TASK_OPT_NUM_CPUS | RMPI_TASK_OPT_STRATEGY | RMPI_TASK_OPT_MAX_RETRIES,
-        .num_cpus    = 0,
-        .max_retries = 0,
-        .strategy    = RMPI_SCHED_RANK_AFFINITY,
-        .affinity_rank = rank,
-    };
-
-    return rmpi_submit(RT_STATUS_PROBE_FN, NULL, 0, &opts, ref_p);
+    return rt_probe_submit(RT_STATUS_PROBE_FN, rank, ref_p);
 }
 
 /* Wait for rank @a r's answer until @a deadline (rt_now() seconds); false: none. */
