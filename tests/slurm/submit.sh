@@ -88,7 +88,10 @@ two_jobs_at_once()
     # have, then becomes examples/pi: the two jobs' ranks are alive together.
     cat >"$wrapper" <<WRAP
 #!/bin/bash
-[[ \$SLURM_PROCID == 0 ]] && touch "$sync/\$SLURM_JOB_ID"
+if [[ \$SLURM_PROCID == 0 ]]; then
+    "$RAY_MPI" info | sed -n 's/^run dir: *//p' >"$slurm_tmp/rundir-\$SLURM_JOB_ID"
+    touch "$sync/\$SLURM_JOB_ID"
+fi
 for ((i = 0; i < 600; i++)); do
     (( \$(ls "$sync" | wc -l) >= 2 )) && exec "\$@"
     sleep 0.1
@@ -112,9 +115,15 @@ WRAP
     ((rc1 == 0 && rc2 == 0)) && [[ $id1 != "$id2" ]] || return 1
     pi_ok "$(result_line "$slurm_work/job1-$id1.out")" 60 10000 || return 1
     pi_ok "$(result_line "$slurm_work/job2-$id2.out")" 60 10000 || return 1
-    # both were running together, each in its own run directory named by its job
+    # both were running together, each in its own run directory named by its job,
+    # which it took along when it ended
     [[ -f $sync/$id1 && -f $sync/$id2 ]] || return 1
-    [[ -d $RAYMPI_RUN_DIR_BASE/$id1.0 && -d $RAYMPI_RUN_DIR_BASE/$id2.0 ]] || {
+    [[ $(<"$slurm_tmp/rundir-$id1") == "$RAYMPI_RUN_DIR_BASE/$id1.0" &&
+        $(<"$slurm_tmp/rundir-$id2") == "$RAYMPI_RUN_DIR_BASE/$id2.0" ]] || {
+        cat "$slurm_tmp/rundir-$id1" "$slurm_tmp/rundir-$id2" >>"$slurm_err"
+        return 1
+    }
+    [[ ! -e $RAYMPI_RUN_DIR_BASE/$id1.0 && ! -e $RAYMPI_RUN_DIR_BASE/$id2.0 ]] || {
         ls -R "$RAYMPI_RUN_DIR_BASE" >>"$slurm_err"
         return 1
     }
