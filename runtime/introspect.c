@@ -69,7 +69,7 @@ static void __attribute__((constructor)) rt_probe_register(void)
     (void)rmpi_register_function(RT_PROBE_FN, rt_probe_free_cpus);
 }
 
-rmpi_status_t rt_probe_submit(const char *fn, int rank, rmpi_ref_t *ref_p)
+static rmpi_status_t rt_probe_submit(const char *fn, int rank, rmpi_ref_t *ref_p)
 {
     rmpi_task_options_t opts = {
         .field_mask  = RMPI_TASK_OPT_NUM_CPUS | RMPI_TASK_OPT_STRATEGY | RMPI_TASK_OPT_MAX_RETRIES,
@@ -82,9 +82,55 @@ rmpi_status_t rt_probe_submit(const char *fn, int rank, rmpi_ref_t *ref_p)
     return rmpi_submit(fn, NULL, 0, &opts, ref_p);
 }
 
-static rmpi_status_t rt_probe_rank(int rank, rmpi_ref_t *ref_p)
+/* Rank @a r's answer of exactly @a size bytes into @a out, waiting until @a deadline (< 0: none).
+ */
+static bool rt_probe_collect(rmpi_ref_t *ref, double deadline, size_t size, void *out)
 {
-    return rt_probe_submit(RT_PROBE_FN, rank, ref_p);
+    rmpi_object_t obj;
+    double        left = deadline < 0 ? -1 : deadline - rt_now();
+    bool          ok;
+
+    if (rmpi_get(ref, 1, deadline < 0 ? -1 : (left > 0 ? left : 0), &obj) != RMPI_OK) {
+        return false;
+    }
+    ok = obj.size == size;
+    if (ok) {
+        memcpy(out, obj.data, size);
+    }
+    rmpi_object_release(&obj);
+    return ok;
+}
+
+rmpi_status_t rt_probe_all(const char *fn, double timeout, size_t size, void *outs, bool *answered)
+{
+    rmpi_ref_t *refs;
+    bool       *asked;
+    double      deadline = timeout < 0 ? -1 : rt_now() + timeout;
+
+    if (!rt_is_up()) {
+        return RMPI_ERR_NOT_READY;
+    }
+    refs  = calloc((size_t)rt.size, sizeof(*refs));
+    asked = calloc((size_t)rt.size, sizeof(*asked));
+    if (refs == NULL || asked == NULL) {
+        free(refs);
+        free(asked);
+        return RMPI_ERR_NO_MEMORY;
+    }
+    for (int r = 0; r < rt.size; ++r) { /* all asked first: they answer in parallel */
+        asked[r] =
+            !rt_cluster_is_dead(rt.cluster, r) && rt_probe_submit(fn, r, &refs[r]) == RMPI_OK;
+    }
+    for (int r = 0; r < rt.size; ++r) {
+        answered[r] =
+            asked[r] && rt_probe_collect(&refs[r], deadline, size, (char *)outs + r * size);
+        if (asked[r]) {
+            (void)rmpi_ref_free(refs[r]);
+        }
+    }
+    free(refs);
+    free(asked);
+    return RMPI_OK;
 }
 
 /*
@@ -94,9 +140,10 @@ static rmpi_status_t rt_probe_rank(int rank, rmpi_ref_t *ref_p)
  */
 rmpi_status_t rmpi_available_resources(rmpi_resources_t *res_p)
 {
-    rmpi_ref_t *refs;
-    bool       *asked;
-    double      free_cpus = 0;
+    double       *free_cpus;
+    bool         *answered;
+    double        sum = 0;
+    rmpi_status_t status;
 
     if (!rt_is_up()) {
         return RMPI_ERR_NOT_READY;
@@ -104,32 +151,21 @@ rmpi_status_t rmpi_available_resources(rmpi_resources_t *res_p)
     if (res_p == NULL) {
         return RMPI_ERR_INVALID_ARG;
     }
-    refs  = calloc((size_t)rt.size, sizeof(*refs));
-    asked = calloc((size_t)rt.size, sizeof(*asked));
-    if (refs == NULL || asked == NULL) {
-        free(refs);
-        free(asked);
-        return RMPI_ERR_NO_MEMORY;
+    free_cpus = calloc((size_t)rt.size, sizeof(*free_cpus));
+    answered  = calloc((size_t)rt.size, sizeof(*answered));
+    status    = free_cpus != NULL && answered != NULL
+                    ? rt_probe_all(RT_PROBE_FN, -1, sizeof(double), free_cpus, answered)
+                    : RMPI_ERR_NO_MEMORY;
+    for (int r = 0; status == RMPI_OK && r < rt.size; ++r) {
+        sum += answered[r] ? free_cpus[r] : 0;
     }
-    for (int r = 0; r < rt.size; ++r) {
-        asked[r] = !rt_cluster_is_dead(rt.cluster, r) && rt_probe_rank(r, &refs[r]) == RMPI_OK;
+    free(free_cpus);
+    free(answered);
+    if (status != RMPI_OK) {
+        return status;
     }
-    for (int r = 0; r < rt.size; ++r) {
-        rmpi_object_t obj;
-
-        if (!asked[r]) {
-            continue;
-        }
-        if (rmpi_get(&refs[r], 1, -1, &obj) == RMPI_OK && obj.size == sizeof(double)) {
-            free_cpus += *(const double *)obj.data;
-        }
-        rmpi_object_release(&obj);
-        (void)rmpi_ref_free(refs[r]);
-    }
-    free(refs);
-    free(asked);
     rt_cluster_totals(rt.cluster, res_p);
-    res_p->cpus = free_cpus;
+    res_p->cpus = sum;
     return RMPI_OK;
 }
 

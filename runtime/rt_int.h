@@ -284,10 +284,12 @@ rmpi_status_t rt_task_gpu_enter(rt_run_t *run);
 /** Synchronize and give back its stream, restore the context; the first error. */
 rmpi_status_t rt_task_gpu_leave(rt_run_t *run);
 /**
- * Submit runtime function @a fn (no arguments) to run on @a rank with no CPU,
- * no retry: how the runtime asks a rank about itself (introspect.c).
+ * Ask every live rank about itself: runtime function @a fn (no arguments,
+ * no CPU, no retry) runs on each, in parallel; answers of exactly @a size
+ * bytes land in @a outs at rank * size, and answered[rank] says which came
+ * within @a timeout seconds (< 0: no limit). introspect.c.
  */
-rmpi_status_t rt_probe_submit(const char *fn, int rank, rmpi_ref_t *ref_p);
+rmpi_status_t rt_probe_all(const char *fn, double timeout, size_t size, void *outs, bool *answered);
 
 struct gpu_stream;
 /** The task's stream (taken on first use); RMPI_ERR_NO_DEVICE, logged as @a caller, without a GPU. */

@@ -111,55 +111,7 @@ static void __attribute__((constructor)) rt_status_probe_register(void)
     (void)rmpi_register_function(RT_STATUS_PROBE_FN, rt_status_probe);
 }
 
-static rmpi_status_t rt_status_ask(int rank, rmpi_ref_t *ref_p)
-{
-    return rt_probe_submit(RT_STATUS_PROBE_FN, rank, ref_p);
-}
-
-/* Wait for rank @a r's answer until @a deadline (rt_now() seconds); false: none. */
-static bool rt_status_collect(rmpi_ref_t *ref, double deadline, rt_status_rank_t *view)
-{
-    rmpi_object_t obj;
-    double        left = deadline - rt_now();
-    bool          ok;
-
-    if (rmpi_get(ref, 1, left > 0 ? left : 0, &obj) != RMPI_OK) {
-        return false;
-    }
-    ok = obj.size == sizeof(*view);
-    if (ok) {
-        memcpy(view, obj.data, sizeof(*view));
-    }
-    rmpi_object_release(&obj);
-    return ok;
-}
-
 rmpi_status_t rt_status_gather(double timeout, rt_status_rank_t *views, bool *answered)
 {
-    rmpi_ref_t *refs;
-    bool       *asked;
-    double      deadline = rt_now() + timeout;
-
-    if (!rt_is_up()) {
-        return RMPI_ERR_NOT_READY;
-    }
-    refs  = calloc((size_t)rt.size, sizeof(*refs));
-    asked = calloc((size_t)rt.size, sizeof(*asked));
-    if (refs == NULL || asked == NULL) {
-        free(refs);
-        free(asked);
-        return RMPI_ERR_NO_MEMORY;
-    }
-    for (int r = 0; r < rt.size; ++r) {
-        asked[r] = !rt_cluster_is_dead(rt.cluster, r) && rt_status_ask(r, &refs[r]) == RMPI_OK;
-    }
-    for (int r = 0; r < rt.size; ++r) {
-        answered[r] = asked[r] && rt_status_collect(&refs[r], deadline, &views[r]);
-        if (asked[r]) {
-            (void)rmpi_ref_free(refs[r]);
-        }
-    }
-    free(refs);
-    free(asked);
-    return RMPI_OK;
+    return rt_probe_all(RT_STATUS_PROBE_FN, timeout, sizeof(*views), views, answered);
 }
