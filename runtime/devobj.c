@@ -5,14 +5,13 @@
  */
 #include "runtime/devobj.h"
 
+#include "runtime/answers.h"
 #include "runtime/msg_devobj.h"
 #include "runtime/rt_int.h"
 
 #include "base/clock.h"
 #include "base/log.h"
 
-#include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,16 +42,6 @@ typedef struct rt_stage_req {
     uint64_t    cookie;
 } rt_stage_req_t;
 
-/* Our DEVOBJ_STAGE to a holder, waiting for its answer. */
-typedef struct rt_stage_wait {
-    base_list_t   link;
-    uint64_t      cookie;
-    int           holder;
-    bool          done;
-    rmpi_status_t status;
-    rt_location_t loc;
-} rt_stage_wait_t;
-
 static struct {
     pthread_mutex_t   lock;
     pthread_cond_t    cond; /* broadcast: a copy finished, an answer came, work for the stager */
@@ -61,8 +50,7 @@ static struct {
     base_hash_t       table;
     base_list_t       lru[RT_EXEC_MAX_GPUS];
     base_list_t       requests; /* rt_stage_req_t, for the stager */
-    base_list_t       waits;    /* rt_stage_wait_t */
-    uint64_t          next_cookie;
+    rt_answers_t      answers;  /* our DEVOBJ_STAGEs to holders */
     pthread_t         stager;
     bool              stager_started;
     void             *pinned_store; /* the store's mapping while page-locked */
@@ -97,7 +85,7 @@ rmpi_status_t rt_devobj_init(void)
             base_list_init(&devobjs.lru[dev]);
         }
         base_list_init(&devobjs.requests);
-        base_list_init(&devobjs.waits);
+        rt_answers_init(&devobjs.answers);
         memset(&devobjs.stats, 0, sizeof(devobjs.stats));
         devobjs.stopping = false;
         devobjs.up       = true;
@@ -434,68 +422,30 @@ rmpi_status_t rt_devobj_stage(const store_oid_t *oid, rt_location_t *loc_p)
     return status;
 }
 
-/* --- asking another rank ------------------------------------------------------------------------
- */
-
-static bool rt_devobj_timedwait_locked(double deadline)
-{
-    struct timespec ts;
-    double          whole;
-
-    if (deadline < 0) {
-        rt_devobj_wait_locked();
-        return true;
-    }
-    ts.tv_nsec = (long)(modf(deadline, &whole) * 1e9);
-    ts.tv_sec  = (time_t)whole;
-    return pthread_cond_timedwait(&devobjs.cond, &devobjs.lock, &ts) != ETIMEDOUT;
-}
-
-static rmpi_status_t rt_devobj_ask(rt_stage_wait_t *wait, const store_oid_t *oid, double deadline)
-{
-    rt_devobj_stage_t msg = {.oid = *oid, .cookie = wait->cookie};
-    uint8_t           buf[RT_DEVOBJ_STAGE_LEN];
-    rmpi_status_t     status;
-
-    if (xport_peer_dead(rt.xp, wait->holder)) {
-        return RMPI_ERR_PEER_DIED;
-    }
-    status =
-        rt_send(wait->holder, RT_MSG_DEVOBJ_STAGE, buf, rt_devobj_stage_encode(&msg, buf), false);
-    if (status != RMPI_OK) {
-        return status;
-    }
-    pthread_mutex_lock(&devobjs.lock);
-    while (!wait->done && rt_devobj_timedwait_locked(deadline)) {
-    }
-    status = wait->done ? wait->status : RMPI_ERR_TIMEOUT;
-    pthread_mutex_unlock(&devobjs.lock);
-    return status;
-}
+/* --- asking another rank ------------------------------------------------------------------ */
 
 rmpi_status_t rt_devobj_host_location(const store_oid_t *oid, const rt_location_t *loc,
                                       double timeout, rt_location_t *host_p)
 {
-    rt_stage_wait_t wait = {.holder = loc->rank};
-    rmpi_status_t   status;
+    rt_devobj_stage_t msg = {.oid = *oid};
+    uint8_t           buf[RT_DEVOBJ_STAGE_LEN];
+    rt_answer_wait_t  wait;
+    rmpi_status_t     status;
 
     if (loc->rank == rt.rank) {
         return rt_devobj_stage(oid, host_p);
     }
-    pthread_mutex_lock(&devobjs.lock);
-    status = devobjs.up && !devobjs.stopping ? RMPI_OK : RMPI_ERR_SHUTDOWN;
-    if (status == RMPI_OK) {
-        wait.cookie = ++devobjs.next_cookie;
-        base_list_add_tail(&devobjs.waits, &wait.link);
-    }
-    pthread_mutex_unlock(&devobjs.lock);
+    status = rt_answers_add(&devobjs.answers, &wait, loc->rank);
     if (status != RMPI_OK) {
         return status;
     }
-    status = rt_devobj_ask(&wait, oid, timeout < 0 ? -1 : base_time_sec() + timeout);
-    pthread_mutex_lock(&devobjs.lock);
-    base_list_del(&wait.link);
-    pthread_mutex_unlock(&devobjs.lock);
+    /* Listed first: a death reported from now on ends the wait; one before is seen here. */
+    msg.cookie = wait.cookie;
+    status     = xport_peer_dead(rt.xp, loc->rank) ? RMPI_ERR_PEER_DIED
+                                                   : rt_send(loc->rank, RT_MSG_DEVOBJ_STAGE, buf,
+                                                             rt_devobj_stage_encode(&msg, buf), false);
+    status     = rt_answers_end(&devobjs.answers, &wait, status,
+                            timeout < 0 ? -1 : base_time_sec() + timeout);
     if (status == RMPI_OK) {
         *host_p = wait.loc;
     }
@@ -505,47 +455,17 @@ rmpi_status_t rt_devobj_host_location(const store_oid_t *oid, const rt_location_
 void rt_on_devobj_staged(int src, const void *data, size_t len)
 {
     rt_devobj_staged_t msg;
-    base_list_t       *it;
 
     if (rt_devobj_staged_decode(data, len, &msg) != RMPI_OK || msg.loc.rank != src) {
         rt_count_bad(src, RT_MSG_DEVOBJ_STAGED, RMPI_ERR_MESSAGE);
         return;
     }
-    pthread_mutex_lock(&devobjs.lock);
-    base_list_for_each (it, &devobjs.waits) {
-        rt_stage_wait_t *wait = base_container_of(it, rt_stage_wait_t, link);
-
-        if (wait->cookie == msg.cookie && wait->holder == src && !wait->done) {
-            wait->done   = true;
-            wait->status = msg.status;
-            wait->loc    = msg.loc;
-            pthread_cond_broadcast(&devobjs.cond);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&devobjs.lock);
-}
-
-static void rt_devobj_fail_waits_locked(int rank, rmpi_status_t status)
-{
-    base_list_t *it;
-
-    base_list_for_each (it, &devobjs.waits) {
-        rt_stage_wait_t *wait = base_container_of(it, rt_stage_wait_t, link);
-
-        if (!wait->done && (rank < 0 || wait->holder == rank)) {
-            wait->done   = true;
-            wait->status = status;
-        }
-    }
-    pthread_cond_broadcast(&devobjs.cond);
+    rt_answers_deliver(&devobjs.answers, src, &msg);
 }
 
 void rt_devobj_rank_died(int rank)
 {
-    pthread_mutex_lock(&devobjs.lock);
-    rt_devobj_fail_waits_locked(rank, RMPI_ERR_PEER_DIED);
-    pthread_mutex_unlock(&devobjs.lock);
+    rt_answers_fail(&devobjs.answers, rank, RMPI_ERR_PEER_DIED);
 }
 
 /* --- the stager: answers other ranks off the progress thread -------------------------------------
@@ -636,11 +556,12 @@ void rt_devobj_stop(void)
     bool started;
 
     pthread_mutex_lock(&devobjs.lock);
-    devobjs.stopping = true;
-    rt_devobj_fail_waits_locked(-1, RMPI_ERR_SHUTDOWN);
+    devobjs.stopping       = true;
     started                = devobjs.stager_started;
     devobjs.stager_started = false;
+    pthread_cond_broadcast(&devobjs.cond); /* the stager sleeps on it */
     pthread_mutex_unlock(&devobjs.lock);
+    rt_answers_close(&devobjs.answers);
     if (started) {
         pthread_join(devobjs.stager, NULL);
     }
@@ -696,4 +617,5 @@ void rt_devobj_fini(void)
     devobjs.up = false;
     pthread_mutex_unlock(&devobjs.lock);
     pthread_cond_destroy(&devobjs.cond);
+    rt_answers_destroy(&devobjs.answers);
 }

@@ -5,6 +5,8 @@
  */
 #include "runtime/nodepull.h"
 
+#include "runtime/answers.h"
+
 #include "runtime/msg_nodepull.h"
 
 #include "base/clock.h"
@@ -27,17 +29,6 @@ typedef struct rt_np_req {
     rt_location_t from;
 } rt_np_req_t;
 
-/* A reader's wait for a puller's answer (on the reader's stack, listed in np.waits). */
-typedef struct rt_np_wait {
-    base_list_t   link;
-    uint64_t      cookie;
-    int           puller;
-    bool          done;
-    bool          puller_died;
-    rmpi_status_t status;
-    rt_location_t loc;
-} rt_np_wait_t;
-
 /* A node copy this rank keeps pinned until the owner's FREE. */
 typedef struct rt_np_kept {
     base_hash_node_t hnode;
@@ -46,13 +37,12 @@ typedef struct rt_np_kept {
 
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t  cond; /* broadcast: an answer came, work for the worker */
+    pthread_cond_t  cond; /* work for the worker */
     bool            up;
     bool            stopping;
     base_hash_t     kept;     /* rt_np_kept_t by oid */
     base_list_t     requests; /* rt_np_req_t from peers, for the worker */
-    base_list_t     waits;    /* rt_np_wait_t */
-    uint64_t        next_cookie;
+    rt_answers_t    answers;  /* readers' waits for their pullers */
     pthread_t       worker;
     bool            worker_started;
 } np = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -83,7 +73,7 @@ rmpi_status_t rt_nodepull_init(void)
         pthread_cond_init(&np.cond, &attr);
         pthread_condattr_destroy(&attr);
         base_list_init(&np.requests);
-        base_list_init(&np.waits);
+        rt_answers_init(&np.answers);
         np.stopping = false;
         np.up       = true;
     }
@@ -165,8 +155,6 @@ static rmpi_status_t rt_np_keep(const store_oid_t *oid, rt_location_t *loc_p)
 
 /* --- the puller's side ------------------------------------------------------------------ */
 
-static void rt_np_complete(int puller, const rt_node_pulled_t *msg);
-
 /* Answer @a req with @a status (on any thread: a pull callback, the worker, a reader). */
 static void rt_np_finish(rt_np_req_t *req, rmpi_status_t status)
 {
@@ -178,7 +166,7 @@ static void rt_np_finish(rt_np_req_t *req, rmpi_status_t status)
         msg.status = rt_np_keep(&req->oid, &msg.loc);
     }
     if (req->src == rt.rank) {
-        rt_np_complete(rt.rank, &msg);
+        rt_answers_deliver(&np.answers, rt.rank, &msg);
     } else {
         (void)rt_send(req->src, RT_MSG_NODE_PULLED, buf, rt_node_pulled_encode(&msg, buf), false);
     }
@@ -284,25 +272,6 @@ void rt_on_node_pull(int src, const void *data, size_t len)
 
 /* --- the reader's side ------------------------------------------------------------------ */
 
-static void rt_np_complete(int puller, const rt_node_pulled_t *msg)
-{
-    base_list_t *it;
-
-    pthread_mutex_lock(&np.lock);
-    base_list_for_each (it, &np.waits) {
-        rt_np_wait_t *wait = base_container_of(it, rt_np_wait_t, link);
-
-        if (wait->cookie == msg->cookie && wait->puller == puller && !wait->done) {
-            wait->done   = true;
-            wait->status = msg->status;
-            wait->loc    = msg->loc;
-            pthread_cond_broadcast(&np.cond);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&np.lock);
-}
-
 void rt_on_node_pulled(int src, const void *data, size_t len)
 {
     rt_node_pulled_t msg;
@@ -311,30 +280,12 @@ void rt_on_node_pulled(int src, const void *data, size_t len)
         rt_count_bad(src, RT_MSG_NODE_PULLED, RMPI_ERR_MESSAGE);
         return;
     }
-    rt_np_complete(src, &msg);
-}
-
-static void rt_np_fail_waits_locked(int rank, rmpi_status_t status)
-{
-    base_list_t *it;
-
-    base_list_for_each (it, &np.waits) {
-        rt_np_wait_t *wait = base_container_of(it, rt_np_wait_t, link);
-
-        if (!wait->done && (rank < 0 || wait->puller == rank)) {
-            wait->done        = true;
-            wait->status      = status;
-            wait->puller_died = rank >= 0;
-        }
-    }
-    pthread_cond_broadcast(&np.cond);
+    rt_answers_deliver(&np.answers, src, &msg);
 }
 
 void rt_nodepull_rank_died(int rank)
 {
-    pthread_mutex_lock(&np.lock);
-    rt_np_fail_waits_locked(rank, RMPI_ERR_PEER_DIED);
-    pthread_mutex_unlock(&np.lock);
+    rt_answers_fail(&np.answers, rank, RMPI_ERR_PEER_DIED);
 }
 
 /* The puller of @a oid on this node: a hash of the ID over the node's live ranks. */
@@ -356,26 +307,16 @@ static int rt_np_choose(const store_oid_t *oid)
     return rt.rank;
 }
 
-static bool rt_np_timedwait_locked(double deadline)
-{
-    struct timespec ts;
-    double          whole;
-
-    ts.tv_nsec = (long)(modf(deadline, &whole) * 1e9);
-    ts.tv_sec  = (time_t)whole;
-    return pthread_cond_timedwait(&np.cond, &np.lock, &ts) != ETIMEDOUT;
-}
-
-/* Ask @a puller (perhaps this rank) for the node copy; register @a wait first. */
-static rmpi_status_t rt_np_send(rt_np_wait_t *wait, const store_oid_t *oid,
+/* Ask the wait's puller (perhaps this rank) for the node copy; the wait is listed already. */
+static rmpi_status_t rt_np_send(rt_answer_wait_t *wait, const store_oid_t *oid,
                                 const rt_location_t *loc)
 {
     rt_node_pull_t msg = {.oid = *oid, .cookie = wait->cookie, .from = *loc};
     uint8_t        buf[RT_NODE_PULL_LEN];
     rt_np_req_t   *req;
 
-    if (wait->puller != rt.rank) {
-        return rt_send(wait->puller, RT_MSG_NODE_PULL, buf, rt_node_pull_encode(&msg, buf), false);
+    if (wait->rank != rt.rank) {
+        return rt_send(wait->rank, RT_MSG_NODE_PULL, buf, rt_node_pull_encode(&msg, buf), false);
     }
     req = calloc(1, sizeof(*req));
     if (req == NULL) {
@@ -386,44 +327,28 @@ static rmpi_status_t rt_np_send(rt_np_wait_t *wait, const store_oid_t *oid,
     return RMPI_OK;
 }
 
-static rmpi_status_t rt_np_ask(rt_np_wait_t *wait, const store_oid_t *oid, const rt_location_t *loc,
-                               double deadline)
+static rmpi_status_t rt_np_ask(rt_answer_wait_t *wait, int puller, const store_oid_t *oid,
+                               const rt_location_t *loc, double deadline)
 {
-    rmpi_status_t status;
+    rmpi_status_t status = rt_answers_add(&np.answers, wait, puller);
 
-    pthread_mutex_lock(&np.lock);
-    status = np.up && !np.stopping ? RMPI_OK : RMPI_ERR_SHUTDOWN;
-    if (status == RMPI_OK) {
-        wait->cookie = ++np.next_cookie;
-        base_list_add_tail(&np.waits, &wait->link);
-    }
-    pthread_mutex_unlock(&np.lock);
     if (status != RMPI_OK) {
         return status;
     }
     /*
-     * Registered first: a death reported from now on fails the wait; one
+     * Listed first: a death reported from now on fails the wait; one
      * reported before is seen here (the transport marks a rank dead before
      * it runs the failure callbacks).
      */
-    if (wait->puller != rt.rank && xport_peer_dead(rt.xp, wait->puller)) {
-        wait->puller_died = true;
-        status            = RMPI_ERR_PEER_DIED;
+    if (puller != rt.rank && xport_peer_dead(rt.xp, puller)) {
+        wait->rank_died = true;
+        status          = RMPI_ERR_PEER_DIED;
     } else {
         status = rt_np_send(wait, oid, loc);
     }
-    pthread_mutex_lock(&np.lock);
-    while (status == RMPI_OK && !wait->done && rt_np_timedwait_locked(deadline)) {
-    }
-    if (status == RMPI_OK) {
-        status = wait->done ? wait->status : RMPI_ERR_TIMEOUT;
-    }
-    base_list_del(&wait->link);
-    pthread_mutex_unlock(&np.lock);
-    return status;
+    return rt_answers_end(&np.answers, wait, status, deadline);
 }
 
-/* The fallback: a private copy in this rank's store, as before node-level pulls. */
 static rmpi_status_t rt_np_pull_own(const store_oid_t *oid, const rt_location_t *loc,
                                     double timeout, store_view_t *view_p)
 {
@@ -444,32 +369,31 @@ static rmpi_status_t rt_np_pull_own(const store_oid_t *oid, const rt_location_t 
 rmpi_status_t rt_nodepull_map(const store_oid_t *oid, const rt_location_t *loc, double timeout,
                               store_view_t *view_p, rt_map_kind_t *kind_p)
 {
-    double        deadline = base_time_sec() + timeout;
-    rt_np_wait_t  wait     = {.puller = rt.rank};
-    rmpi_status_t status   = RMPI_ERR_PEER_DIED;
+    double           deadline = base_time_sec() + timeout;
+    rt_answer_wait_t wait     = {.rank = rt.rank};
+    rmpi_status_t    status   = RMPI_ERR_PEER_DIED;
 
     /* Each try that ends because its puller died rules one rank of the node out. */
     for (int tries = 0; tries < rt.size && status == RMPI_ERR_PEER_DIED; ++tries) {
-        wait   = (rt_np_wait_t){.puller = rt_np_choose(oid)};
-        status = rt_np_ask(&wait, oid, loc, deadline);
-        if (status == RMPI_ERR_PEER_DIED && wait.puller != rt.rank &&
-            xport_peer_dead(rt.xp, wait.puller)) {
-            wait.puller_died = true; /* its send failed, or its answer never came */
+        status = rt_np_ask(&wait, rt_np_choose(oid), oid, loc, deadline);
+        if (status == RMPI_ERR_PEER_DIED && wait.rank != rt.rank &&
+            xport_peer_dead(rt.xp, wait.rank)) {
+            wait.rank_died = true; /* its send failed, or its answer never came */
         }
-        if (!(status == RMPI_ERR_PEER_DIED && wait.puller_died)) {
+        if (!(status == RMPI_ERR_PEER_DIED && wait.rank_died)) {
             break; /* the holder's death is the reader's error, as for a pull of its own */
         }
     }
-    if (status == RMPI_OK && wait.puller == rt.rank) {
+    if (status == RMPI_OK && wait.rank == rt.rank) {
         *kind_p = RT_MAP_LOCAL;
         return store_get(rt.store, oid, view_p);
     }
     if (status == RMPI_OK) {
         *kind_p = RT_MAP_PEER;
-        return store_peer_get(rt.store, wait.puller, oid, wait.loc.offset, (size_t)wait.loc.size,
+        return store_peer_get(rt.store, wait.rank, oid, wait.loc.offset, (size_t)wait.loc.size,
                               view_p);
     }
-    if (status == RMPI_ERR_STORE_FULL && wait.puller != rt.rank) {
+    if (status == RMPI_ERR_STORE_FULL && wait.rank != rt.rank) {
         *kind_p = RT_MAP_PULLED; /* no room at the puller: perhaps here */
         return rt_np_pull_own(oid, loc, fmax(deadline - base_time_sec(), 0), view_p);
     }
@@ -487,11 +411,12 @@ void rt_nodepull_stop(void)
         pthread_mutex_unlock(&np.lock);
         return;
     }
-    np.stopping = true;
-    rt_np_fail_waits_locked(-1, RMPI_ERR_SHUTDOWN);
+    np.stopping       = true;
     started           = np.worker_started;
     np.worker_started = false;
+    pthread_cond_broadcast(&np.cond); /* the worker */
     pthread_mutex_unlock(&np.lock);
+    rt_answers_close(&np.answers);
     if (started) {
         pthread_join(np.worker, NULL);
     }
@@ -523,4 +448,5 @@ void rt_nodepull_fini(void)
     np.up = false;
     pthread_mutex_unlock(&np.lock);
     pthread_cond_destroy(&np.cond);
+    rt_answers_destroy(&np.answers);
 }
